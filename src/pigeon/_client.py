@@ -1,0 +1,317 @@
+"""``pigeon.Client``: the one object a host app holds.
+
+Construction reads the environment once and decides. When telemetry is
+disabled the client owns no thread, opens no file or socket, and ``track`` is
+a no-op function. When enabled, ``track`` is a closure that appends one tuple
+to a bounded deque: validation, enrichment, encoding and I/O all happen on the
+sender thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+import weakref
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pigeon._identity import data_dir, load_identity
+from pigeon._pipeline import Item, Pipeline
+from pigeon._sender import MAX_BATCH_EVENTS, Sender
+from pigeon._settings import Settings, env_prefix, read_settings
+from pigeon._transports import DebugTransport, Transport
+from pigeon.catalog import Catalog, Validation
+
+__all__ = ["Client", "TrackFunction"]
+
+TrackFunction = Callable[[str, "Mapping[str, Any] | None"], None]
+"""The type of :meth:`Client.track`."""
+
+_live_clients: weakref.WeakSet[Client] = weakref.WeakSet()
+_on_new_client: list[Callable[[Client], None]] = []
+
+
+class Client:
+    """Anonymous telemetry for one host app.
+
+    Example::
+
+        client = pigeon.Client(app="argilla", version="1.29.0",
+                               endpoint="https://telemetry.example.org",
+                               write_key="...")
+        client.track("LogRecordsRequested", {"task": "TextClassification", "records": 120})
+
+    Attributes:
+        app: the app's name (prefix of its environment variables).
+        version: the app's version, sent in every event's context.
+        settings: what the environment decided at construction.
+    """
+
+    def __init__(
+        self,
+        app: str,
+        version: str,
+        catalog: Catalog | str | os.PathLike[str] | None = None,
+        endpoint: str = "",
+        write_key: str = "",
+        *,
+        enabled: bool | None = None,
+        home: str | os.PathLike[str] | None = None,
+        transport: Transport | None = None,
+        capacity: int = 10_000,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        """Decide once whether telemetry is enabled, and prepare (but start nothing).
+
+        Args:
+            app: the app's name; ``<APP>_ENABLE_TELEMETRY`` and friends are read.
+            version: the app's version.
+            catalog: the catalog (a shipped name, a path or a :class:`Catalog`);
+                defaults to the catalog named after the app.
+            endpoint: the app's default collector URL (``<APP>_TELEMETRY_ENDPOINT`` overrides).
+            write_key: the app's built-in write key (``<APP>_TELEMETRY_WRITE_KEY`` overrides).
+            enabled: ``False`` disables whatever the environment says; ``None`` or
+                ``True`` leave the decision to the environment (an opt-out always wins).
+            home: the directory for the id file and spool (default: the platform's data dir).
+            transport: where batches go (tests); default HTTP, or stderr in debug mode.
+            capacity: the bound of the in-memory queue.
+            environ: the environment to read (default ``os.environ``).
+        """
+        self.app = app
+        self.version = version
+        env = os.environ if environ is None else environ
+        self.settings: Settings = read_settings(
+            app, env, enabled=enabled, endpoint=endpoint, write_key=write_key
+        )
+        if (
+            self.settings.enabled
+            and transport is None
+            and not self.settings.debug
+            and not self.settings.endpoint
+        ):
+            self.settings = _disabled(self.settings, "no telemetry endpoint configured")
+        self._catalog_ref: Catalog | str = (
+            catalog if isinstance(catalog, Catalog) else os.fspath(catalog or app)
+        )
+        self._home = data_dir(app, home)
+        self._anonymous_id: str | None = None
+        self._sender: Sender | None = None
+        self._pipeline: Pipeline | None = None
+        for message in self.settings.warnings:
+            _warn(message)
+        if not self.settings.enabled:
+            object.__setattr__(self, "track", _noop_track)
+            return
+
+        identity = load_identity(self._home)
+        self._anonymous_id = identity.anonymous_id
+        if identity.created and not self.settings.in_ci:
+            _first_run_notice(self)
+        if transport is None:
+            transport = (
+                DebugTransport()
+                if self.settings.debug
+                else _lazy_http(self.settings.endpoint, self.settings.write_key)
+            )
+        self._pipeline = Pipeline(
+            app=app,
+            app_version=version,
+            catalog=self._catalog_ref,
+            anonymous_id=identity.anonymous_id,
+            on_refused=self._refused,
+        )
+        self._sender = Sender(transport, self._pipeline.prepare, capacity=capacity)
+        object.__setattr__(self, "track", _make_track(self._sender))
+        _live_clients.add(self)
+        for hook in _on_new_client:
+            hook(self)
+
+    # The instance attribute set in __init__ shadows this method; it documents the API.
+    def track(self, event: str, properties: Mapping[str, Any] | None = None) -> None:
+        """Queue one event; never raises, never blocks, never does I/O.
+
+        The properties are validated against the catalog later, on the sender
+        thread: do not mutate the mapping after passing it.
+        """
+
+    @property
+    def enabled(self) -> bool:
+        """Whether telemetry is enabled (decided once, at construction)."""
+        return self.settings.enabled
+
+    @property
+    def disabled_reason(self) -> str | None:
+        """The opt-out in force (e.g. ``"DO_NOT_TRACK=1"``), or ``None`` when enabled."""
+        return self.settings.disabled_reason
+
+    @property
+    def anonymous_id(self) -> str | None:
+        """The random install id, or ``None`` when disabled (no file was read or written)."""
+        return self._anonymous_id
+
+    @property
+    def home(self) -> Path:
+        """The directory holding the id file (and the spool)."""
+        return self._home
+
+    @property
+    def env_prefix(self) -> str:
+        """The prefix of this app's environment variables (``ARGILLA``)."""
+        return env_prefix(self.app)
+
+    @property
+    def counters(self) -> dict[str, int]:
+        """Events sent, dropped and refused, by reason (empty when disabled)."""
+        return dict(self._sender.counters) if self._sender is not None else {}
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog events are validated against (loaded on first access)."""
+        if self._pipeline is not None:
+            return self._pipeline.catalog
+        ref = self._catalog_ref
+        return ref if isinstance(ref, Catalog) else Catalog.load(ref)
+
+    def flush(self, timeout: float = 2.0) -> bool:
+        """Wait up to ``timeout`` seconds for queued events to be delivered.
+
+        Returns:
+            True when everything queued before the call was delivered (always
+            True when disabled).
+        """
+        if self._sender is None:
+            return True
+        try:
+            return self._sender.flush(timeout)
+        except Exception:  # never raise into the host
+            return False
+
+    def shutdown(self, timeout: float = 1.0) -> None:
+        """Flush within ``timeout`` seconds and stop; later events are dropped."""
+        if self._sender is None:
+            return
+        # Shutdown runs at exit: there is nobody left to report a failure to.
+        with contextlib.suppress(Exception):
+            self._sender.shutdown(timeout)
+        object.__setattr__(self, "track", _noop_track)
+        _live_clients.discard(self)
+
+    def _refused(self, event: str, result: Validation) -> None:
+        if self._sender is None:
+            return
+        fields = ", ".join(f"{p.path}: {p.reason}" for p in result.problems)
+        self._sender.warn_once(
+            f"refused:{event}", f"event {event!r} refused by the catalog ({fields})"
+        )
+
+    def __repr__(self) -> str:
+        state = "enabled" if self.enabled else f"disabled: {self.disabled_reason}"
+        return f"<pigeon.Client app={self.app!r} version={self.version!r} {state}>"
+
+
+def _noop_track(event: str, properties: Mapping[str, Any] | None = None) -> None:
+    """Telemetry is disabled: do nothing at all."""
+
+
+def _make_track(sender: Sender) -> TrackFunction:
+    # Every name the hot path needs is a closure cell: no attribute look-ups per call.
+    queue = sender.queue
+    append = queue.append
+    capacity = sender.capacity
+    kick = sender.kick
+    overflow = sender.overflow
+    clock = time.time
+    full_at = MAX_BATCH_EVENTS - 1
+
+    def track(event: str, properties: Mapping[str, Any] | None = None) -> None:
+        n = len(queue)
+        if n < capacity:
+            append((event, properties, clock()))
+            if n in (0, full_at):
+                kick()
+        else:
+            overflow()
+
+    track.__doc__ = Client.track.__doc__
+    return track
+
+
+def _disabled(settings: Settings, reason: str) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, enabled=False, disabled_reason=reason, opt_outs=(reason,))
+
+
+def _warn(message: str) -> None:
+    import logging
+
+    logging.getLogger("pigeon").warning("pigeon: %s", message)
+
+
+def _first_run_notice(client: Client) -> None:
+    prefix = client.env_prefix
+    if client.settings.debug:
+        where = "nowhere (debug mode prints them on stderr instead)"
+    else:
+        where = client.settings.endpoint or "the transport configured by the app"
+    sys.stderr.write(
+        f"{client.app} collects anonymous usage statistics (app, Python and OS versions, "
+        f"which features and errors occur; never your data, names, messages or paths) and "
+        f"sends them to {where}.\n"
+        f"Run `pigeon preview --app {client.app}` to see exactly what is sent. "
+        f"To opt out, set {prefix}_ENABLE_TELEMETRY=0 or DO_NOT_TRACK=1.\n"
+    )
+
+
+class _LazyHTTP:
+    """Imports the HTTP stack on the first batch, so `import pigeon` stays light."""
+
+    def __init__(self, endpoint: str, write_key: str) -> None:
+        self._endpoint = endpoint
+        self._write_key = write_key
+        self._real: Transport | None = None
+
+    def send(self, messages: list[str], timeout: float) -> Any:
+        if self._real is None:
+            from pigeon._http import HTTPTransport
+
+            self._real = HTTPTransport(self._endpoint, self._write_key)
+        return self._real.send(messages, timeout)
+
+
+def _lazy_http(endpoint: str, write_key: str) -> Transport:
+    return _LazyHTTP(endpoint, write_key)
+
+
+def live_clients() -> list[Client]:
+    """The enabled clients of this process (for ``pigeon.testing``)."""
+    return list(_live_clients)
+
+
+def watch_new_clients(hook: Callable[[Client], None] | None) -> None:
+    """Call ``hook`` on every enabled client created from now on; ``None`` stops (testing)."""
+    _on_new_client.clear()
+    if hook is not None:
+        _on_new_client.append(hook)
+
+
+def bind_track(client: Client, track: TrackFunction | None) -> None:
+    """Replace (or with ``None`` restore) a client's ``track`` (for ``pigeon.testing``)."""
+    if track is None:
+        object.__setattr__(
+            client,
+            "track",
+            _make_track(client._sender) if client._sender is not None else _noop_track,
+        )
+    else:
+        object.__setattr__(client, "track", track)
+
+
+def prepare_now(client: Client, item: Item) -> str | None:
+    """Validate and encode one item synchronously (for ``pigeon.testing``)."""
+    if client._pipeline is None:
+        return None
+    return client._pipeline.prepare(item)

@@ -1,0 +1,73 @@
+"""``pigeon catalog show NAME``: the catalog as a table, with every purpose."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from pigeon.catalog import PropertySpec, available_catalogs
+from pigeon.cli._commands import load_catalog
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    """Add the ``catalog`` subcommand group."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "catalog",
+        help="show an event catalog",
+        description="Show an event catalog: every event, every property, its type, "
+        "bounds and purpose.\n\nExample:\n  pigeon catalog show argilla",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    show = actions.add_parser(
+        "show",
+        help="print a catalog as a table",
+        description="Print a catalog as a table.\n\nExample:\n  pigeon catalog show argilla",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    show.add_argument(
+        "name", help=f"a shipped catalog ({', '.join(available_catalogs())}) or a path"
+    )
+    show.set_defaults(handler=run_show)
+
+
+def describe(prop: PropertySpec) -> str:
+    """The type and bounds of a property, in a few words."""
+    if prop.type == "string":
+        return f"string, at most {prop.max_length} chars"
+    if prop.type == "integer":
+        bounds = []
+        if prop.minimum > -(2**63):
+            bounds.append(f">= {prop.minimum}")
+        if prop.maximum < 2**63 - 1:
+            bounds.append(f"<= {prop.maximum}")
+        return "integer" + (f" {' '.join(bounds)}" if bounds else "")
+    if prop.type == "enum":
+        values = ", ".join(prop.ordered_values)
+        extra = f"; unknown -> {prop.fallback}" if prop.fallback else ""
+        return f"one of: {values}{extra}"
+    return "boolean"
+
+
+def run_show(args: argparse.Namespace) -> int:
+    """Print the table; exit 0 (or 2 for an unknown or malformed catalog)."""
+    catalog = load_catalog(args.name)
+    out = [f"catalog {catalog.name} v{catalog.version}: {catalog.description}", ""]
+    for event in catalog.events.values():
+        out.append(f"{event.name}")
+        out.append(f"  purpose: {event.purpose}")
+        if not event.properties:
+            out.append("  (no properties beyond the context)")
+        for prop in event.properties.values():
+            out.append(f"  - {prop.name}: {describe(prop)}")
+            out.append(f"      purpose: {prop.purpose}")
+        out.append("")
+    out.append(
+        "Context sent with every event: anonymous install id, app name and version, "
+        "Python version, system, release, system version string, machine, platform string, "
+        "SDK and catalog versions."
+    )
+    print("\n".join(out))
+    return 0

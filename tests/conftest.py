@@ -1,0 +1,37 @@
+"""Test-wide fixtures: every test starts from a clean telemetry environment."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from pigeon._settings import CI_MARKERS, DO_NOT_TRACK
+
+_TELEMETRY_VAR = re.compile(r".*_(ENABLE_TELEMETRY|TELEMETRY_[A-Z_]+)$")
+
+
+def telemetry_variables(environ: dict[str, str] | os._Environ[str]) -> list[str]:
+    """Every variable that could change a client's decision."""
+    return [
+        name
+        for name in environ
+        if name in CI_MARKERS or name == DO_NOT_TRACK or _TELEMETRY_VAR.match(name)
+    ]
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Remove opt-outs, CI markers and endpoints; point the data dir at a temp dir."""
+    for name in telemetry_variables(os.environ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+
+
+def clean_subprocess_env(**extra: str) -> dict[str, str]:
+    """An environment for child processes: no telemetry variables, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if k not in telemetry_variables(os.environ)}
+    env.update(extra)
+    return env
