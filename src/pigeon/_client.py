@@ -16,14 +16,16 @@ import time
 import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pigeon._identity import data_dir, load_identity
-from pigeon._pipeline import Item, Pipeline
-from pigeon._sender import MAX_BATCH_EVENTS, Sender
 from pigeon._settings import Settings, env_prefix, read_settings
-from pigeon._transports import DebugTransport, Transport
-from pigeon.catalog import Catalog, Validation
+
+if TYPE_CHECKING:
+    from pigeon._pipeline import Item, Pipeline
+    from pigeon._sender import Sender
+    from pigeon._transports import Transport
+    from pigeon.catalog import Catalog, Validation
 
 __all__ = ["Client", "TrackFunction"]
 
@@ -94,7 +96,9 @@ class Client:
         ):
             self.settings = _disabled(self.settings, "no telemetry endpoint configured")
         self._catalog_ref: Catalog | str = (
-            catalog if isinstance(catalog, Catalog) else os.fspath(catalog or app)
+            os.fspath(catalog or app)
+            if catalog is None or isinstance(catalog, str | os.PathLike)
+            else catalog
         )
         self._home = data_dir(app, home)
         self._anonymous_id: str | None = None
@@ -105,6 +109,11 @@ class Client:
         if not self.settings.enabled:
             object.__setattr__(self, "track", _noop_track)
             return
+
+        # Only an enabled client pays for these imports (catalog, sender, encoder).
+        from pigeon._pipeline import Pipeline
+        from pigeon._sender import Sender
+        from pigeon._transports import DebugTransport
 
         identity = load_identity(self._home)
         self._anonymous_id = identity.anonymous_id
@@ -172,6 +181,8 @@ class Client:
         """The catalog events are validated against (loaded on first access)."""
         if self._pipeline is not None:
             return self._pipeline.catalog
+        from pigeon.catalog import Catalog
+
         ref = self._catalog_ref
         return ref if isinstance(ref, Catalog) else Catalog.load(ref)
 
@@ -218,6 +229,8 @@ def _noop_track(event: str, properties: Mapping[str, Any] | None = None) -> None
 
 def _make_track(sender: Sender) -> TrackFunction:
     # Every name the hot path needs is a closure cell: no attribute look-ups per call.
+    from pigeon._sender import MAX_BATCH_EVENTS
+
     queue = sender.queue
     append = queue.append
     capacity = sender.capacity
@@ -240,9 +253,7 @@ def _make_track(sender: Sender) -> TrackFunction:
 
 
 def _disabled(settings: Settings, reason: str) -> Settings:
-    from dataclasses import replace
-
-    return replace(settings, enabled=False, disabled_reason=reason, opt_outs=(reason,))
+    return settings._replace(enabled=False, disabled_reason=reason, opt_outs=(reason,))
 
 
 def _warn(message: str) -> None:

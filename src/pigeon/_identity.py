@@ -11,8 +11,8 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 __all__ = ["ID_FILENAME", "Identity", "data_dir", "load_identity", "new_id"]
 
@@ -20,8 +20,7 @@ ID_FILENAME = "telemetry_id"
 """The name of the id file inside the app's telemetry directory."""
 
 
-@dataclass(frozen=True, slots=True)
-class Identity:
+class Identity(NamedTuple):
     """The install id and where it came from.
 
     Attributes:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 __all__ = [
     "CI_MARKERS",
@@ -62,8 +61,7 @@ def env_prefix(app: str) -> str:
     return re.sub(r"[^A-Z0-9]", "_", app.upper())
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
+class Settings(NamedTuple):
     """What the environment and the code decided, once, at client construction.
 
     Attributes:

@@ -11,17 +11,14 @@ back-off; a transport only moves one batch once.
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
-from dataclasses import dataclass
-from typing import Protocol, TextIO, runtime_checkable
+from typing import NamedTuple, Protocol, TextIO, runtime_checkable
 
 __all__ = ["DebugTransport", "Delivery", "MemoryTransport", "Transport"]
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
+class Delivery(NamedTuple):
     """What became of one batch.
 
     Attributes:
@@ -88,5 +85,7 @@ class MemoryTransport:
     @property
     def messages(self) -> list[dict[str, object]]:
         """Every delivered message, decoded, in order."""
+        import json
+
         with self._lock:
             return [json.loads(m) for batch in self.batches for m in batch]
