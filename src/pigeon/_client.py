@@ -9,19 +9,18 @@ sender thread.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import time
 import weakref
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pigeon._identity import data_dir, load_identity
 from pigeon._settings import Settings, env_prefix, read_settings
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from pigeon._pipeline import Item, Pipeline
     from pigeon._sender import Sender
     from pigeon._transports import Transport
@@ -100,7 +99,7 @@ class Client:
             if catalog is None or isinstance(catalog, str | os.PathLike)
             else catalog
         )
-        self._home = data_dir(app, home)
+        self._home_arg = home
         self._anonymous_id: str | None = None
         self._sender: Sender | None = None
         self._pipeline: Pipeline | None = None
@@ -111,11 +110,12 @@ class Client:
             return
 
         # Only an enabled client pays for these imports (catalog, sender, encoder).
+        from pigeon._identity import load_identity
         from pigeon._pipeline import Pipeline
         from pigeon._sender import Sender
         from pigeon._transports import DebugTransport
 
-        identity = load_identity(self._home)
+        identity = load_identity(self.home)
         self._anonymous_id = identity.anonymous_id
         if identity.created and not self.settings.in_ci:
             _first_run_notice(self)
@@ -164,7 +164,9 @@ class Client:
     @property
     def home(self) -> Path:
         """The directory holding the id file (and the spool)."""
-        return self._home
+        from pigeon._identity import data_dir
+
+        return data_dir(self.app, self._home_arg)
 
     @property
     def env_prefix(self) -> str:
@@ -204,9 +206,11 @@ class Client:
         """Flush within ``timeout`` seconds and stop; later events are dropped."""
         if self._sender is None:
             return
-        # Shutdown runs at exit: there is nobody left to report a failure to.
-        with contextlib.suppress(Exception):
+        # Not contextlib.suppress: contextlib is kept out of `import pigeon` for speed.
+        try:  # noqa: SIM105
             self._sender.shutdown(timeout)
+        except Exception:  # noqa: S110  # shutdown runs at exit: nobody is left to tell
+            pass
         object.__setattr__(self, "track", _noop_track)
         _live_clients.discard(self)
 

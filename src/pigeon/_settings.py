@@ -7,7 +7,6 @@ markers disable unless ``<APP>_ENABLE_TELEMETRY`` explicitly enables.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Final, NamedTuple
 
@@ -58,7 +57,7 @@ _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 
 def env_prefix(app: str) -> str:
     """The variable prefix of an app: its name upper-cased, other characters as ``_``."""
-    return re.sub(r"[^A-Z0-9]", "_", app.upper())
+    return "".join(c if c.isascii() and c.isalnum() else "_" for c in app.upper())
 
 
 class Settings(NamedTuple):
