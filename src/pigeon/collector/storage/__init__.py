@@ -1,0 +1,1 @@
+"""Stores: where the collector keeps events and rollups (``sqlite://``, ``clickhouse://``)."""

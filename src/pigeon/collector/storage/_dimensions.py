@@ -1,0 +1,96 @@
+"""Which rollup buckets an event counts in: the one definition every store shares.
+
+A dimension is a name (``version``, ``error``...) and, per event, a value and an
+amount (records for bulk uploads, else 0). The SQLite store updates its rollup
+tables with these; the ClickHouse store's materialized views compute the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pigeon.collector.storage._base import StoredEvent
+
+__all__ = ["DIMENSIONS", "client_family", "dimensions", "language_of"]
+
+DIMENSIONS = (
+    "all",  # every event, value "": events per day and active installs
+    "event",  # event name
+    "version",  # app version
+    "python",  # Python version
+    "system",  # platform.system()
+    "machine",  # platform.machine()
+    "library",  # sending client library
+    "error",  # ServerErrorFound: "code\ttype"
+    "bulk_task",  # LogRecordsRequested: task, amount = records
+    "trainer",  # TrainerUsage: "framework\ttask"
+    "client",  # UserInfoRequested: user-agent family
+    "language",  # UserInfoRequested: primary language of accept-language
+)
+"""Every dimension, in the order views list them."""
+
+
+def dimensions(event: StoredEvent) -> Iterator[tuple[str, str, int]]:
+    """The ``(dimension, value, amount)`` buckets one event counts in."""
+    yield "all", "", 0
+    yield "event", event.event, 0
+    yield "version", event.app_version or "unknown", 0
+    yield "python", event.python_version or "unknown", 0
+    yield "system", event.system or "unknown", 0
+    yield "machine", event.machine or "unknown", 0
+    yield "library", event.library or "unknown", 0
+    props = event.properties
+    if event.event == "ServerErrorFound":
+        code = props.get("code")
+        kind = props.get("type")
+        yield "error", f"{code if isinstance(code, str) else 'unknown'}\t{kind or ''}", 0
+    elif event.event == "LogRecordsRequested":
+        task = props.get("task")
+        records = props.get("records")
+        amount = records if type(records) is int else 0
+        yield "bulk_task", task if isinstance(task, str) else "unknown", amount
+    elif event.event == "TrainerUsage":
+        framework = props.get("framework") or "unknown"
+        task = props.get("task") or "unknown"
+        yield "trainer", f"{framework}\t{task}", 0
+    elif event.event == "UserInfoRequested":
+        agent = props.get("user-agent")
+        yield "client", client_family(agent if isinstance(agent, str) else ""), 0
+        language = props.get("accept-language")
+        yield "language", language_of(language if isinstance(language, str) else ""), 0
+
+
+_FAMILIES = (
+    # (substring, family): first match wins; order matters (Edge says Chrome too).
+    ("edg/", "Edge"),
+    ("firefox/", "Firefox"),
+    ("chrome/", "Chrome"),
+    ("safari/", "Safari"),
+    ("argilla", "argilla client"),
+    ("python-requests", "python-requests"),
+    ("python-httpx", "httpx"),
+    ("httpx", "httpx"),
+    ("aiohttp", "aiohttp"),
+    ("curl/", "curl"),
+    ("python", "other Python"),
+)
+
+
+def client_family(user_agent: str) -> str:
+    """A coarse client family (browser or library) from a user-agent string."""
+    lowered = user_agent.lower()
+    if not lowered:
+        return "unknown"
+    for needle, family in _FAMILIES:
+        if needle in lowered:
+            return family
+    return "other"
+
+
+def language_of(accept_language: str) -> str:
+    """The primary language subtag of the first ``Accept-Language`` entry (``en``, ``de``)."""
+    first = accept_language.split(",", 1)[0].split(";", 1)[0].strip()
+    primary = first.split("-", 1)[0].lower()
+    if not primary or primary == "*" or not primary.isalpha() or len(primary) > 8:
+        return "unknown"
+    return primary
