@@ -8,7 +8,6 @@ and version. Never a hostname, user name, path or address.
 from __future__ import annotations
 
 import functools
-import platform
 from typing import TypedDict
 
 from pigeon._version import __version__
@@ -30,6 +29,9 @@ class Runtime(TypedDict):
 @functools.cache
 def runtime() -> Runtime:
     """This interpreter's runtime facts (computed once per process)."""
+    # Imported here: platform is needed only when the first event is encoded.
+    import platform
+
     return Runtime(
         python_version=platform.python_version(),
         system=platform.system(),

@@ -28,10 +28,12 @@ reviewer can check.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Final, Literal
 
 from pigeon.errors import CatalogError, UnknownCatalogError
@@ -65,6 +67,13 @@ _PROPERTY_KEYS: Final = {
 # 64-bit signed bounds: both stores keep integers in 64 bits.
 _INT_MIN: Final = -(2**63)
 _INT_MAX: Final = 2**63 - 1
+# A longer string is free text, which has no place in telemetry.
+_MAX_STRING_LENGTH: Final = 1024
+# Event and property names: what Segment, PostHog and SQL column aliases all accept.
+_NAME_CHARS: Final = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:$"
+)
+_MAX_NAME_LENGTH: Final = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +88,7 @@ class PropertySpec:
         minimum: smallest accepted value (``integer`` only).
         maximum: largest accepted value (``integer`` only).
         values: accepted values (``enum`` only).
+        ordered_values: the same values in the catalog's order (for display).
         fallback: what an unknown enum value becomes; without one it is an error.
         example: the value shown by ``pigeon preview``.
     """
@@ -109,7 +119,13 @@ class PropertySpec:
 
 @dataclass(frozen=True, slots=True)
 class EventSpec:
-    """One declared event: its purpose and the properties it may carry."""
+    """One declared event: its purpose and the properties it may carry.
+
+    Attributes:
+        name: the event's name on the wire.
+        purpose: why it is collected, in one line.
+        properties: the declared properties by name (read-only).
+    """
 
     name: str
     purpose: str
@@ -182,6 +198,8 @@ class Catalog:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise CatalogError(f"{path}: cannot read catalog: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise CatalogError(f"{path}: not valid TOML: the file is not UTF-8 text") from None
         return cls.from_toml(text, source=str(path))
 
     @classmethod
@@ -203,34 +221,48 @@ class Catalog:
         """Check one event against the catalog and return its clean properties.
 
         Undeclared properties are dropped and counted; over-long strings are
-        truncated; ``None`` values are kept as ``None`` (absent on the SDK side,
-        ``null`` on the wire); values of the wrong type, out of bounds, or not in
-        an enum without a fallback make the event refused.
+        truncated; ``None`` values are kept (``null`` on the wire: historical
+        clients send it for a missing header); values of the wrong type, out of
+        bounds, or not in an enum without a fallback make the event refused.
+        Subclasses of ``str`` and ``int`` (``StrEnum``, ``IntEnum``) become plain
+        values; ``bool`` is never accepted as an integer. Never raises.
+
+        Args:
+            event: the event's name.
+            properties: the properties as the caller gave them (or as decoded JSON).
+
+        Returns:
+            The clean properties and, when the event is refused, the reasons.
+            Reasons never quote a value: values may be user data.
         """
         spec = self.events.get(event) if isinstance(event, str) else None
         if spec is None:
             return Validation({}, 0, (Problem("event", "not declared in the catalog"),))
-        if not properties:
-            return Validation({})
+        if properties is None or (isinstance(properties, list | tuple) and not properties):
+            return Validation({})  # some Segment clients encode "no properties" as []
         if not isinstance(properties, Mapping):
             return Validation({}, 0, (Problem("properties", "must be an object"),))
+        try:
+            items = list(properties.items())
+        except Exception:  # a host's broken Mapping: refuse the event, never raise
+            return Validation({}, 0, (Problem("properties", "could not be read"),))
         declared = spec.properties
         clean: dict[str, PropertyValue] = {}
         problems: list[Problem] = []
         dropped = 0
-        for key, value in properties.items():
+        for key, value in items:
             prop = declared.get(key) if isinstance(key, str) else None
             if prop is None:
                 dropped += 1
                 continue
             if value is None:
-                clean[key] = None
+                clean[prop.name] = None
                 continue
             checked = _check(prop, value)
             if isinstance(checked, Problem):
                 problems.append(checked)
             else:
-                clean[key] = checked
+                clean[prop.name] = checked
         return Validation(clean, dropped, tuple(problems))
 
 
@@ -261,33 +293,49 @@ def _resolve(name_or_path: str | os.PathLike[str]) -> Path:
 def _check(prop: PropertySpec, value: object) -> PropertyValue | Problem:
     kind = prop.type
     if kind == "string":
-        if type(value) is not str:
+        if not isinstance(value, str):
             return Problem(f"properties.{prop.name}", "must be a string")
-        return value[: prop.max_length] if len(value) > prop.max_length else value
+        text = _plain_text(value)
+        return text[: prop.max_length] if len(text) > prop.max_length else text
     if kind == "enum":
-        if type(value) is not str:
+        if not isinstance(value, str):
             return Problem(f"properties.{prop.name}", "must be a string (enum)")
-        if value in prop.values:
-            return value
+        text = str.__str__(value)  # a StrEnum member becomes its plain value
+        if text in prop.values:
+            return text
         if prop.fallback is not None:
             return prop.fallback
         return Problem(f"properties.{prop.name}", "not one of the declared values")
     if kind == "integer":
         # bool is an int subclass; a flag sent as a count is a bug, not a count.
-        if type(value) is not int:
+        if not isinstance(value, int) or isinstance(value, bool):
             return Problem(f"properties.{prop.name}", "must be an integer")
-        if not prop.minimum <= value <= prop.maximum:
+        number = int.__index__(value)  # an IntEnum member becomes a plain int
+        if not prop.minimum <= number <= prop.maximum:
             return Problem(
                 f"properties.{prop.name}",
                 f"must be between {prop.minimum} and {prop.maximum}",
             )
-        return value
-    if type(value) is not bool:
+        return number
+    if not isinstance(value, bool):
         return Problem(f"properties.{prop.name}", "must be a boolean")
     return value
 
 
+def _plain_text(value: str) -> str:
+    """``value`` as a plain ``str`` that encodes to UTF-8 (lone surrogates replaced)."""
+    text = str.__str__(value)
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
 def _parse(data: Mapping[str, object], source: str) -> Catalog:
+    _only(data, frozenset({"catalog", "events"}), source, "top level")
     head = _table(data.get("catalog"), source, "[catalog]")
     _only(head, _CATALOG_KEYS, source, "[catalog]")
     name = _text(head.get("name"), source, "[catalog] name")
@@ -295,88 +343,99 @@ def _parse(data: Mapping[str, object], source: str) -> Catalog:
     description = head.get("description", "")
     if not isinstance(description, str):
         raise CatalogError(f"{source}: [catalog] description must be a string")
-    _only(data, frozenset({"catalog", "events"}), source, "top level")
     raw_events = _table(data.get("events"), source, "[events]")
     if not raw_events:
         raise CatalogError(f"{source}: [events] declares no event")
     events: dict[str, EventSpec] = {}
     for event_name, raw in raw_events.items():
         where = f"event {event_name!r}"
+        _name(event_name, source, where)
         table = _table(raw, source, where)
         _only(table, _EVENT_KEYS, source, where)
-        purpose = _text(table.get("purpose"), source, f"{where}: purpose")
+        purpose = _purpose(table.get("purpose"), source, where)
         props_raw = _table(table.get("properties", {}), source, f"{where}: properties")
         props = {
             prop_name: _parse_property(prop_name, prop_raw, source, where)
             for prop_name, prop_raw in props_raw.items()
         }
-        events[event_name] = EventSpec(event_name, purpose, props)
+        events[event_name] = EventSpec(event_name, purpose, MappingProxyType(props))
     return Catalog(
-        name=name, version=version, description=description, events=events, source=source
+        name=name,
+        version=version,
+        description=description,
+        events=MappingProxyType(events),
+        source=source,
     )
 
 
 def _parse_property(name: str, raw: object, source: str, event_where: str) -> PropertySpec:
     where = f"{event_where}, property {name!r}"
+    _name(name, source, where)
     table = _table(raw, source, where)
     kind = table.get("type")
     if kind not in _TYPES:
-        raise CatalogError(f"{source}: {where}: type must be one of {', '.join(_TYPES)}")
+        got = "missing" if kind is None else repr(kind)
+        raise CatalogError(f"{source}: {where}: type must be one of {', '.join(_TYPES)} ({got})")
     _only(table, _PROPERTY_KEYS[str(kind)], source, where)
-    purpose = _text(table.get("purpose"), source, f"{where}: purpose")
-    example = table.get("example")
+    purpose = _purpose(table.get("purpose"), source, where)
     if kind == "string":
         max_length = table.get("max_length")
-        if type(max_length) is not int or max_length < 1:
-            raise CatalogError(f"{source}: {where}: a string needs max_length, a positive integer")
+        if type(max_length) is not int or not 1 <= max_length <= _MAX_STRING_LENGTH:
+            raise CatalogError(
+                f"{source}: {where}: max_length: a string needs max_length, "
+                f"an integer from 1 to {_MAX_STRING_LENGTH}"
+            )
         spec = PropertySpec(name, "string", purpose, max_length=max_length)
     elif kind == "integer":
         low, high = table.get("min", _INT_MIN), table.get("max", _INT_MAX)
-        if type(low) is not int or type(high) is not int or low > high:
-            raise CatalogError(f"{source}: {where}: min and max must be integers with min <= max")
+        if type(low) is not int or type(high) is not int or not _INT_MIN <= low <= high <= _INT_MAX:
+            raise CatalogError(
+                f"{source}: {where}: min/max: must be 64-bit integers with min <= max"
+            )
         spec = PropertySpec(name, "integer", purpose, minimum=low, maximum=high)
     elif kind == "enum":
-        values = table.get("values")
-        if (
-            not isinstance(values, list)
-            or not values
-            or not all(isinstance(v, str) and v for v in values)
-        ):
-            raise CatalogError(
-                f"{source}: {where}: an enum needs values, a non-empty list of strings"
-            )
-        fallback = table.get("fallback")
-        if fallback is not None and (not isinstance(fallback, str) or fallback not in values):
-            raise CatalogError(f"{source}: {where}: fallback must be one of the values")
-        spec = PropertySpec(
-            name,
-            "enum",
-            purpose,
-            values=frozenset(values),
-            ordered_values=tuple(values),
-            fallback=fallback,
-        )
+        spec = _parse_enum(name, purpose, table, source, where)
     else:
         spec = PropertySpec(name, "boolean", purpose)
+    example = table.get("example")
     if example is not None:
-        if isinstance(_check(spec, example), Problem):
+        checked = _check(spec, example)
+        if isinstance(checked, Problem) or checked != example:
             raise CatalogError(f"{source}: {where}: example does not satisfy the declaration")
-        spec = PropertySpec(
-            spec.name,
-            spec.type,
-            spec.purpose,
-            spec.max_length,
-            spec.minimum,
-            spec.maximum,
-            spec.values,
-            spec.ordered_values,
-            spec.fallback,
-            example,  # type: ignore[arg-type]  # checked just above
-        )
+        spec = dataclasses.replace(spec, example=checked)
     return spec
 
 
+def _parse_enum(
+    name: str, purpose: str, table: Mapping[str, object], source: str, where: str
+) -> PropertySpec:
+    values = table.get("values")
+    if (
+        not isinstance(values, list)
+        or not values
+        or not all(isinstance(v, str) and v for v in values)
+    ):
+        raise CatalogError(
+            f"{source}: {where}: values: an enum needs values, a non-empty list of strings"
+        )
+    if len(set(values)) != len(values):
+        raise CatalogError(f"{source}: {where}: values: each value must appear once")
+    fallback = table.get("fallback")
+    if fallback is not None and (not isinstance(fallback, str) or fallback not in values):
+        raise CatalogError(f"{source}: {where}: fallback: must be one of the values")
+    return PropertySpec(
+        name,
+        "enum",
+        purpose,
+        values=frozenset(values),
+        ordered_values=tuple(values),
+        fallback=fallback,
+    )
+
+
 def _table(value: object, source: str, where: str) -> dict[str, object]:
+    if value is None:
+        raise CatalogError(f"{source}: {where} is required")
     if not isinstance(value, dict):
         raise CatalogError(f"{source}: {where} must be a table")
     return value
@@ -386,6 +445,21 @@ def _text(value: object, source: str, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise CatalogError(f"{source}: {where} is required and must be a non-empty string")
     return value
+
+
+def _purpose(value: object, source: str, where: str) -> str:
+    purpose = _text(value, source, f"{where}: purpose")
+    if "\n" in purpose.strip():
+        raise CatalogError(f"{source}: {where}: purpose must be one line")
+    return purpose.strip()
+
+
+def _name(name: str, source: str, where: str) -> None:
+    if not name or len(name) > _MAX_NAME_LENGTH or not set(name) <= _NAME_CHARS:
+        raise CatalogError(
+            f"{source}: {where}: a name has 1 to {_MAX_NAME_LENGTH} characters among "
+            "letters, digits and _ - . : $"
+        )
 
 
 def _only(table: Mapping[str, object], allowed: frozenset[str], source: str, where: str) -> None:

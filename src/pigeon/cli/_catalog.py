@@ -8,7 +8,7 @@ from typing import Any
 from pigeon.catalog import PropertySpec, available_catalogs
 from pigeon.cli._commands import load_catalog
 
-__all__ = ["register"]
+__all__ = ["describe", "register", "run_show"]
 
 
 def register(sub: Any) -> None:
@@ -17,7 +17,8 @@ def register(sub: Any) -> None:
         "catalog",
         help="show an event catalog",
         description="Show an event catalog: every event, every property, its type, "
-        "bounds and purpose.\n\nExample:\n  pigeon catalog show argilla",
+        "bounds and purpose.\n\nExample:\n  pigeon catalog show argilla\n"
+        "  pigeon catalog show ./my-app.toml",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -30,7 +31,7 @@ def register(sub: Any) -> None:
     show.add_argument(
         "name", help=f"a shipped catalog ({', '.join(available_catalogs())}) or a path"
     )
-    show.set_defaults(handler=run_show)
+    show.set_defaults(handler=run_show, command_name="catalog show")
 
 
 def describe(prop: PropertySpec) -> str:
@@ -68,6 +69,10 @@ def run_show(args: argparse.Namespace) -> int:
         "Context sent with every event: anonymous install id, app name and version, "
         "Python version, system, release, system version string, machine, platform string, "
         "SDK and catalog versions."
+    )
+    out.append(
+        "Never sent: IP addresses, hostnames, user names, paths, dataset names, records, "
+        "metadata, exception messages, or any property not declared above."
     )
     print("\n".join(out))
     return 0

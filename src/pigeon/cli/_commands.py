@@ -1,4 +1,4 @@
-"""Shared pieces of the subcommands: the error type, app resolution, optional commands."""
+"""Shared pieces of the subcommands: the error type, catalog loading, optional commands."""
 
 from __future__ import annotations
 
@@ -7,9 +7,16 @@ import importlib
 from typing import Any
 
 from pigeon.catalog import Catalog
-from pigeon.errors import CatalogError, MissingExtraError
+from pigeon.errors import CatalogError, MissingExtraError, UnknownCatalogError
 
-__all__ = ["CommandError", "load_catalog", "register_optional"]
+__all__ = [
+    "CommandError",
+    "add_app_argument",
+    "load_app_catalog",
+    "load_catalog",
+    "register_optional",
+    "require_collector",
+]
 
 # Collector-side commands: module name under pigeon.cli, registered when importable.
 _OPTIONAL = ("_serve", "_report", "_demo")
@@ -28,6 +35,21 @@ def load_catalog(name_or_path: str) -> Catalog:
     """Load a catalog or raise :class:`CommandError` with the catalog's own message."""
     try:
         return Catalog.load(name_or_path)
+    except CatalogError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def load_app_catalog(app: str, catalog: str | None) -> Catalog:
+    """The catalog of ``app``: ``catalog`` when given, else the one named after the app."""
+    if catalog is not None:
+        return load_catalog(catalog)
+    try:
+        return Catalog.load(app)
+    except UnknownCatalogError as exc:
+        raise CommandError(
+            f"unknown app {app!r}: {exc}; for an app whose catalog is not shipped "
+            f"with pigeon, pass --catalog PATH"
+        ) from None
     except CatalogError as exc:
         raise CommandError(str(exc)) from None
 
@@ -55,7 +77,7 @@ def require_collector(feature: str) -> None:
 
 
 def add_app_argument(parser: argparse.ArgumentParser) -> None:
-    """The ``--app NAME`` option shared by status and preview."""
+    """The ``--app NAME`` and ``--catalog NAME|PATH`` options shared by status and preview."""
     parser.add_argument("--app", required=True, help="the host app's name, e.g. argilla")
     parser.add_argument(
         "--catalog",
