@@ -4,7 +4,15 @@ Construction reads the environment once and decides. When telemetry is
 disabled the client owns no thread, opens no file or socket, and ``track`` is
 a no-op function. When enabled, ``track`` is a closure that appends one tuple
 to a bounded deque: validation, enrichment, encoding and I/O all happen on the
-sender thread.
+sender thread (``pigeon._sender``), which starts on the first event.
+
+Delivery guarantees, in short: events are sent in batches within a few
+seconds; a batch that fails for a transient reason is retried with the same
+message ids (the collector de-duplicates, so an event is stored at most once);
+at exit the client delivers for at most ``exit_timeout`` seconds and spools
+the rest to disk for the next run. Events can still be lost, and are then
+counted in :attr:`Client.counters`: queue full, collector refusal, spool full
+or older than its age cap, a process killed before its exit hooks ran.
 """
 
 from __future__ import annotations
@@ -13,23 +21,25 @@ import os
 import sys
 import time
 import weakref
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
 
 from pigeon._settings import Settings, env_prefix, read_settings
 
+# Not typing.TYPE_CHECKING: importing typing alone costs several ms of `import pigeon`.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
     from pathlib import Path
+    from typing import Any
 
     from pigeon._pipeline import Item, Pipeline
     from pigeon._sender import Sender
     from pigeon._transports import Transport
     from pigeon.catalog import Catalog, Validation
 
-__all__ = ["Client", "TrackFunction"]
+__all__ = ["Client"]
 
-TrackFunction = Callable[[str, "Mapping[str, Any] | None"], None]
-"""The type of :meth:`Client.track`."""
+if TYPE_CHECKING:
+    TrackFunction = Callable[[str, Mapping[str, Any] | None], None]
 
 _live_clients: weakref.WeakSet[Client] = weakref.WeakSet()
 _on_new_client: list[Callable[[Client], None]] = []
@@ -64,6 +74,7 @@ class Client:
         transport: Transport | None = None,
         capacity: int = 10_000,
         environ: Mapping[str, str] | None = None,
+        exit_timeout: float = 1.0,
     ) -> None:
         """Decide once whether telemetry is enabled, and prepare (but start nothing).
 
@@ -80,6 +91,8 @@ class Client:
             transport: where batches go (tests); default HTTP, or stderr in debug mode.
             capacity: the bound of the in-memory queue.
             environ: the environment to read (default ``os.environ``).
+            exit_timeout: the most the interpreter's exit may wait for delivery
+                (seconds, spool included, however the network behaves).
         """
         self.app = app
         self.version = version
@@ -94,6 +107,14 @@ class Client:
             and not self.settings.endpoint
         ):
             self.settings = _disabled(self.settings, "no telemetry endpoint configured")
+        if self.settings.enabled and transport is None and not self.settings.debug:
+            from pigeon._endpoint import parse_endpoint
+
+            try:
+                parse_endpoint(self.settings.endpoint)
+            except ValueError as exc:
+                self.settings = _disabled(self.settings, str(exc))
+                _warn(f"{exc}: telemetry is disabled")
         self._catalog_ref: Catalog | str = (
             os.fspath(catalog or app)
             if catalog is None or isinstance(catalog, str | os.PathLike)
@@ -112,7 +133,7 @@ class Client:
         # Only an enabled client pays for these imports (catalog, sender, encoder).
         from pigeon._identity import load_identity
         from pigeon._pipeline import Pipeline
-        from pigeon._sender import Sender
+        from pigeon._sender import Policy, Sender
         from pigeon._transports import DebugTransport
 
         identity = load_identity(self.home)
@@ -132,7 +153,15 @@ class Client:
             anonymous_id=identity.anonymous_id,
             on_refused=self._refused,
         )
-        self._sender = Sender(transport, self._pipeline.prepare, capacity=capacity)
+        self._sender = Sender(
+            transport,
+            self._pipeline.prepare,
+            capacity=capacity,
+            policy=Policy(exit_timeout=exit_timeout),
+            # No spool or back-off file where the id could not be written either.
+            home=str(identity.path.parent) if identity.path is not None else None,
+            endpoint=self.settings.endpoint,
+        )
         object.__setattr__(self, "track", _make_track(self._sender))
         _live_clients.add(self)
         for hook in _on_new_client:
@@ -175,8 +204,27 @@ class Client:
 
     @property
     def counters(self) -> dict[str, int]:
-        """Events sent, dropped and refused, by reason (empty when disabled)."""
-        return dict(self._sender.counters) if self._sender is not None else {}
+        """What became of this process's events so far (empty when disabled).
+
+        A snapshot; keys appear once non-zero. Events:
+
+        - ``sent``: acknowledged by the collector.
+        - ``refused``: refused by the catalog (never sent; a warning names the field).
+        - ``dropped_queue_full``: tracked while the in-memory queue was full.
+        - ``dropped_rejected``: refused by the collector (HTTP 4xx other than
+          408/429, or listed in its ``rejected`` answer); not retried.
+        - ``spooled``: written to the on-disk spool at exit; ``restored``:
+          read back from a previous run's spool.
+        - ``dropped_spool_full``, ``dropped_expired`` (older than the spool's
+          age cap), ``dropped_unspooled`` (the spool could not be written),
+          ``dropped_forgotten`` (discarded by :meth:`forget`).
+
+        Delivery attempts that failed, by reason (each is retried later):
+        ``failed_dns``, ``failed_connect``, ``failed_timeout``, ``failed_tls``,
+        ``failed_network``, ``failed_protocol``, ``failed_http_<status>``.
+        Also ``spool_corrupt`` (spool files discarded) and ``internal_error``.
+        """
+        return self._sender.counters if self._sender is not None else {}
 
     @property
     def catalog(self) -> Catalog:
@@ -191,9 +239,15 @@ class Client:
     def flush(self, timeout: float = 2.0) -> bool:
         """Wait up to ``timeout`` seconds for queued events to be delivered.
 
+        Events refused by the catalog do not count (they are never sent). When
+        the collector failed recently and the next attempt is due after
+        ``timeout``, this returns False at once instead of retrying early: a
+        flush never hammers a collector that is down.
+
         Returns:
             True when everything queued before the call was delivered (always
-            True when disabled).
+            True when disabled); False on timeout, or when the collector
+            refused some of the events.
         """
         if self._sender is None:
             return True
@@ -203,24 +257,82 @@ class Client:
             return False
 
     def shutdown(self, timeout: float = 1.0) -> None:
-        """Flush within ``timeout`` seconds and stop; later events are dropped."""
+        """Deliver within ``timeout`` seconds, spool what is left, and stop.
+
+        Events tracked afterwards are ignored. Interpreter exit does the same
+        with ``exit_timeout``, so calling this is only needed to stop early.
+        """
         if self._sender is None:
             return
         # Not contextlib.suppress: contextlib is kept out of `import pigeon` for speed.
         try:  # noqa: SIM105
-            self._sender.shutdown(timeout)
+            self._sender.close(time.monotonic() + max(0.0, timeout))
         except Exception:  # noqa: S110  # shutdown runs at exit: nobody is left to tell
             pass
         object.__setattr__(self, "track", _noop_track)
         _live_clients.discard(self)
 
-    def _refused(self, event: str, result: Validation) -> None:
-        if self._sender is None:
-            return
-        fields = ", ".join(f"{p.path}: {p.reason}" for p in result.problems)
-        self._sender.warn_once(
-            f"refused:{event}", f"event {event!r} refused by the catalog ({fields})"
+    def forget(self, timeout: float = 5.0) -> bool:
+        """Ask the collector to delete this install's events, and start a new id.
+
+        Drops every event not yet delivered (the spool included), sends
+        ``DELETE {endpoint}/v1/installs/{anonymous_id}`` with the write key,
+        then replaces the id file with a new random id, so later events cannot
+        be linked to earlier ones. The id is replaced even when the collector
+        cannot be reached.
+
+        Returns:
+            True when the collector confirmed the deletion (False when disabled,
+            unreachable, or the transport cannot forget).
+        """
+        sender, old = self._sender, self._anonymous_id
+        if sender is None or old is None:
+            return False
+        deadline = time.monotonic() + max(0.0, timeout)
+        # New id first, so that events tracked from now on never carry the old
+        # one; then drop what does carry it (waiting for a request in flight),
+        # and only then ask the collector to delete it.
+        try:  # noqa: SIM105  # contextlib is kept off the import path
+            self._rotate_id(old)
+        except Exception:  # noqa: S110  # the old id stays; the deletion still happens
+            pass
+        try:
+            sender.discard(timeout)
+            forget = getattr(sender.transport, "forget", None)
+            if forget is None:
+                return False
+            return bool(forget(old, max(0.0, deadline - time.monotonic())))
+        except Exception:  # never raise into the host
+            return False
+
+    def _rotate_id(self, old: str) -> None:
+        from pigeon._identity import ID_FILENAME, load_identity, new_id
+        from pigeon._pipeline import Pipeline
+
+        try:  # noqa: SIM105  # contextlib is kept off the import path
+            os.unlink(self.home / ID_FILENAME)
+        except OSError:
+            pass
+        anonymous_id = load_identity(self.home).anonymous_id
+        if anonymous_id == old:  # the file could not be replaced: a new id in memory
+            anonymous_id = new_id()
+        old_pipeline = self._pipeline
+        self._pipeline = Pipeline(
+            app=self.app,
+            app_version=self.version,
+            catalog=old_pipeline.catalog if old_pipeline is not None else self._catalog_ref,
+            anonymous_id=anonymous_id,
+            on_refused=self._refused,
         )
+        if self._sender is not None:
+            self._sender.prepare = self._pipeline.prepare
+        self._anonymous_id = anonymous_id
+
+    def _refused(self, event: str, result: Validation) -> None:
+        from pigeon._sender import warn_once
+
+        fields = ", ".join(f"{p.path}: {p.reason}" for p in result.problems)
+        warn_once(f"refused:{event}"[:200], f"event {event!r} refused by the catalog ({fields})")
 
     def __repr__(self) -> str:
         state = "enabled" if self.enabled else f"disabled: {self.disabled_reason}"
@@ -239,6 +351,7 @@ def _make_track(sender: Sender) -> TrackFunction:
     append = queue.append
     capacity = sender.capacity
     kick = sender.kick
+    ensure_started = sender.ensure_started
     overflow = sender.overflow
     clock = time.time
     full_at = MAX_BATCH_EVENTS - 1
@@ -247,7 +360,12 @@ def _make_track(sender: Sender) -> TrackFunction:
         n = len(queue)
         if n < capacity:
             append((event, properties, clock()))
-            if n in (0, full_at):
+            # The first event only makes sure the thread runs (it sends within its
+            # interval); a full batch wakes it at once. Waking on every first event
+            # would send batches of one and cost the caller a lock and a notify.
+            if not n:
+                ensure_started()
+            elif n == full_at:
                 kick()
         else:
             overflow()
@@ -281,24 +399,16 @@ def _first_run_notice(client: Client) -> None:
     )
 
 
-class _LazyHTTP:
-    """Imports the HTTP stack on the first batch, so `import pigeon` stays light."""
-
-    def __init__(self, endpoint: str, write_key: str) -> None:
-        self._endpoint = endpoint
-        self._write_key = write_key
-        self._real: Transport | None = None
-
-    def send(self, messages: list[str], timeout: float) -> Any:
-        if self._real is None:
-            from pigeon._http import HTTPTransport
-
-            self._real = HTTPTransport(self._endpoint, self._write_key)
-        return self._real.send(messages, timeout)
-
-
 def _lazy_http(endpoint: str, write_key: str) -> Transport:
-    return _LazyHTTP(endpoint, write_key)
+    """The HTTP transport, imported when the first batch leaves (off the import path)."""
+    from pigeon._transports import LazyTransport
+
+    def build() -> Transport:
+        from pigeon._http import HTTPTransport
+
+        return HTTPTransport(endpoint, write_key)
+
+    return LazyTransport(build)
 
 
 def live_clients() -> list[Client]:

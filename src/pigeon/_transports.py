@@ -7,15 +7,29 @@ back-off; a transport only moves one batch once.
 - ``HTTPTransport`` (``pigeon._http``): gzip + HTTP Basic auth to a collector.
 - :class:`DebugTransport`: one JSON line per message on stderr, nothing sent.
 - :class:`MemoryTransport`: keeps the messages, for tests.
+- :class:`LazyTransport`: builds the real one on first use (keeps the HTTP stack
+  off the import path).
+
+A transport may also offer ``forget(anonymous_id, timeout) -> bool`` (ask the
+collector to delete an install's events), ``warm()``, ``abort()`` and
+``after_fork()``; the sender calls them when present.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from typing import NamedTuple, Protocol, TextIO, runtime_checkable
 
-__all__ = ["DebugTransport", "Delivery", "MemoryTransport", "Transport"]
+__all__ = [
+    "DELIVERED",
+    "DebugTransport",
+    "Delivery",
+    "LazyTransport",
+    "MemoryTransport",
+    "Transport",
+]
 
 
 class Delivery(NamedTuple):
@@ -26,17 +40,21 @@ class Delivery(NamedTuple):
         retry: the failure is transient (network error, 429, 5xx): try again later.
         retry_after: seconds the collector asked us to wait (``Retry-After``), if any.
         reason: a short failure kind for counters and the once-per-kind warning
-            (``"refused"``, ``"timeout"``, ``"http_500"``...); empty when delivered.
+            (``"dns"``, ``"connect"``, ``"timeout"``, ``"http_500"``...); empty when delivered.
+        rejected: events of a delivered batch that the collector refused one by one.
+        detail: a human explanation of a failure, for the one warning of its kind.
     """
 
     delivered: bool
     retry: bool = False
     retry_after: float | None = None
     reason: str = ""
+    rejected: int = 0
+    detail: str = ""
 
 
 DELIVERED = Delivery(delivered=True)
-"""The one successful outcome."""
+"""The usual successful outcome."""
 
 
 @runtime_checkable
@@ -58,10 +76,17 @@ class DebugTransport:
 
     def send(self, messages: list[str], timeout: float) -> Delivery:
         """Write the messages; always delivered."""
+        return self._write("".join(f"{m}\n" for m in messages))
+
+    def forget(self, anonymous_id: str, timeout: float) -> bool:
+        """Print the deletion request that would be sent."""
+        return self._write(f'{{"forget":"{anonymous_id}"}}\n').delivered
+
+    def _write(self, text: str) -> Delivery:
         stream = self._stream or sys.stderr
         with self._lock:
             try:
-                stream.write("".join(f"{m}\n" for m in messages))
+                stream.write(text)
                 stream.flush()
             except (OSError, ValueError):
                 return Delivery(delivered=False, reason="debug_stream")
@@ -69,11 +94,17 @@ class DebugTransport:
 
 
 class MemoryTransport:
-    """Keeps every delivered message in memory, for tests (``pigeon.testing``)."""
+    """Keeps every delivered message in memory, for tests (``pigeon.testing``).
+
+    Attributes:
+        batches: every batch received, in order.
+        forgotten: the install ids whose deletion was requested.
+    """
 
     def __init__(self) -> None:
         """Start empty."""
         self.batches: list[list[str]] = []
+        self.forgotten: list[str] = []
         self._lock = threading.Lock()
 
     def send(self, messages: list[str], timeout: float) -> Delivery:
@@ -82,6 +113,12 @@ class MemoryTransport:
             self.batches.append(list(messages))
         return DELIVERED
 
+    def forget(self, anonymous_id: str, timeout: float) -> bool:
+        """Record the deletion request; always confirmed."""
+        with self._lock:
+            self.forgotten.append(anonymous_id)
+        return True
+
     @property
     def messages(self) -> list[dict[str, object]]:
         """Every delivered message, decoded, in order."""
@@ -89,3 +126,59 @@ class MemoryTransport:
 
         with self._lock:
             return [json.loads(m) for batch in self.batches for m in batch]
+
+
+class LazyTransport:
+    """Builds its transport on first use, on whichever thread needs it first."""
+
+    def __init__(self, factory: Callable[[], Transport]) -> None:
+        """Call ``factory`` (which may import the HTTP stack) on first use."""
+        self._factory = factory
+        self._real: Transport | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def real(self) -> Transport:
+        """The transport, built now if needed."""
+        real = self._real
+        if real is None:
+            with self._lock:
+                if self._real is None:
+                    self._real = self._factory()
+                real = self._real
+        return real
+
+    def send(self, messages: list[str], timeout: float) -> Delivery:
+        """Send through the real transport."""
+        return self.real.send(messages, timeout)
+
+    def forget(self, anonymous_id: str, timeout: float) -> bool:
+        """Forward :meth:`forget` when the real transport supports it."""
+        forget: Callable[[str, float], bool] | None = getattr(self.real, "forget", None)
+        return forget(anonymous_id, timeout) if forget is not None else False
+
+    def warm(self) -> None:
+        """Build the real transport and let it prepare (resolve the collector's name)."""
+        _call_optional(self.real, "warm")
+
+    def abort(self) -> None:
+        """Forward :meth:`abort` if the transport was built."""
+        if self._real is not None:
+            _call_optional(self._real, "abort")
+
+    def close(self) -> None:
+        """Forward :meth:`close` if the transport was built."""
+        if self._real is not None:
+            _call_optional(self._real, "close")
+
+    def after_fork(self) -> None:
+        """Forward :meth:`after_fork` if the transport was built."""
+        self._lock = threading.Lock()
+        if self._real is not None:
+            _call_optional(self._real, "after_fork")
+
+
+def _call_optional(transport: object, name: str) -> None:
+    method: Callable[[], object] | None = getattr(transport, name, None)
+    if method is not None:
+        method()

@@ -8,30 +8,44 @@ A message::
 A batch: ``{"batch": [message, ...], "sentAt": <ISO 8601>}``, gzip-compressed,
 ``POST {endpoint}/v1/batch`` with the write key as HTTP Basic user name.
 
-The context is the same for every message of a client, so it is encoded once
-and spliced in: encoding a message costs one ``json.dumps`` of its properties.
+Encoding runs on the sender thread for every event, so it is built for speed:
+the context is the same for every message of a client and is encoded once
+and spliced in; event names and property keys are encoded once and cached;
+validated property values (strings, integers, booleans, ``null``) are written
+directly instead of through ``json.dumps``. ``json`` itself is imported on
+first use, not at ``import pigeon``.
 """
 
 from __future__ import annotations
 
-import json
+import os
 import random
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 __all__ = [
     "MessageEncoder",
     "encode_batch",
+    "encode_properties",
     "iso_timestamp",
     "uuid7",
 ]
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
-
 _uuid_lock = threading.Lock()
 _last_ms = 0
 _seq = 0
+
+
+def _reset_lock_in_child() -> None:
+    # The sender thread may have held the lock when another thread forked.
+    global _uuid_lock  # noqa: PLW0603
+    _uuid_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX only: there is no fork elsewhere
+    os.register_at_fork(after_in_child=_reset_lock_in_child)
 
 
 def uuid7(now: float | None = None) -> str:
@@ -54,9 +68,14 @@ def uuid7(now: float | None = None) -> str:
             _last_ms = ms
             _seq = random.getrandbits(8)
         seq = _seq
-    value = (ms << 80) | (0x7 << 76) | (seq << 64) | (0b10 << 62) | random.getrandbits(62)
-    h = f"{value:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    r = random.getrandbits(62)
+    return "%08x-%04x-%04x-%04x-%012x" % (  # noqa: UP031  # one C call, measurably faster
+        ms >> 16,
+        ms & 0xFFFF,
+        0x7000 | seq,
+        0x8000 | (r >> 48),
+        r & 0xFFFF_FFFF_FFFF,
+    )
 
 
 _ts_cache: tuple[int, str] = (-1, "")
@@ -73,22 +92,84 @@ def iso_timestamp(t: float) -> str:
     return f"{prefix}.{int((t - second) * 1000):03d}Z"
 
 
+_codec: tuple[Callable[[Any], str], Callable[[str], str]] | None = None
+
+
+def _json() -> tuple[Callable[[Any], str], Callable[[str], str]]:
+    """``(dumps, encode_string)``, imported on first use."""
+    global _codec  # noqa: PLW0603  # built once per process
+    if _codec is None:
+        import json
+        from json.encoder import encode_basestring
+
+        dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        _codec = (dumps.encode, encode_basestring)
+    return _codec
+
+
+_key_cache: dict[str, str] = {}
+
+
+def encode_properties(properties: Mapping[str, object]) -> str:
+    """Validated properties as a JSON object text (compact, UTF-8 kept as is)."""
+    if not properties:
+        return "{}"
+    dumps, string = _json()
+    keys = _key_cache
+    parts = []
+    for key, value in properties.items():
+        prefix = keys.get(key)
+        if prefix is None:
+            prefix = f"{dumps(key)}:"
+            if len(keys) < 4096:  # keys come from the catalog: a handful
+                keys[key] = prefix
+        kind = type(value)
+        if kind is str:
+            parts.append(prefix + string(value))  # type: ignore[arg-type]
+        elif kind is bool:
+            parts.append(prefix + ("true" if value else "false"))
+        elif kind is int:
+            parts.append(prefix + int.__repr__(value))
+        elif value is None:
+            parts.append(prefix + "null")
+        else:
+            parts.append(prefix + dumps(value))
+    return "{" + ",".join(parts) + "}"
+
+
 class MessageEncoder:
     """Encodes the track messages of one client (one context, one install id)."""
 
-    __slots__ = ("_tail",)
+    __slots__ = ("_events", "_tail")
 
     def __init__(self, anonymous_id: str, context: Mapping[str, object]) -> None:
         """Pre-encode the parts every message of this client shares."""
-        self._tail = f',"anonymousId":{_dumps(anonymous_id)},"context":{_dumps(context)}}}'
+        dumps, _ = _json()
+        self._tail = f',"anonymousId":{dumps(anonymous_id)},"context":{dumps(context)}}}'
+        self._events: dict[str, str] = {}
 
     def encode(self, event: str, properties: Mapping[str, object], timestamp: float) -> str:
         """One message as a JSON object text, with a fresh message id."""
-        return (
-            f'{{"type":"track","event":{_dumps(event)},"properties":{_dumps(properties)},'
-            f'"messageId":"{uuid7(timestamp)}","timestamp":"{iso_timestamp(timestamp)}"'
-            f"{self._tail}"
+        head = self._events.get(event)
+        if head is None:
+            dumps, _ = _json()
+            head = f'{{"type":"track","event":{dumps(event)},"properties":'
+            if len(self._events) < 1024:  # event names come from the catalog
+                self._events[event] = head
+        text = (
+            f'{head}{encode_properties(properties)},"messageId":"{uuid7(timestamp)}",'
+            f'"timestamp":"{iso_timestamp(timestamp)}"{self._tail}'
         )
+        return text if text.isascii() else _valid_utf8(text)
+
+
+def _valid_utf8(text: str) -> str:
+    """Replace lone surrogates (from undecodable bytes) that UTF-8 cannot carry."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
 def encode_batch(messages: Iterable[str], sent_at: float | None = None) -> bytes:

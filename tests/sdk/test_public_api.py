@@ -167,6 +167,11 @@ NOT_ON_IMPORT = [
     "pigeon._http",
     "pigeon._wire",
     "pigeon._pipeline",
+    "typing",
+    "re",
+    "enum",
+    "contextlib",
+    "functools",
 ]
 
 # Not imported until the first event is sent, even by an enabled client.
