@@ -7,6 +7,7 @@ tables with these; the ClickHouse store's materialized views compute the same.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 
 from pigeon.collector.storage._base import StoredEvent
@@ -76,6 +77,7 @@ _FAMILIES = (
 )
 
 
+@functools.lru_cache(maxsize=4096)  # clients repeat the same few strings
 def client_family(user_agent: str) -> str:
     """A coarse client family (browser or library) from a user-agent string."""
     lowered = user_agent.lower()
@@ -87,6 +89,7 @@ def client_family(user_agent: str) -> str:
     return "other"
 
 
+@functools.lru_cache(maxsize=4096)
 def language_of(accept_language: str) -> str:
     """The primary language subtag of the first ``Accept-Language`` entry (``en``, ``de``)."""
     first = accept_language.split(",", 1)[0].split(";", 1)[0].strip()

@@ -1,0 +1,77 @@
+"""The collector's ASGI app: ingestion routes, JSON errors, store lifecycle, retention."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from pigeon._version import __version__
+from pigeon.collector._config import CollectorConfig
+from pigeon.collector._errors import install_error_handlers
+from pigeon.collector._ingest import Ingestor
+from pigeon.collector._read_api import read_router
+from pigeon.collector._retention import keep_retention
+from pigeon.collector._routes import ingest_router
+from pigeon.collector.storage import Store, open_store
+
+__all__ = ["create_app"]
+
+_DESCRIPTION = (
+    "Self-hosted collector of anonymous telemetry. Accepts pigeon's SDK, Segment and "
+    "PostHog clients, validates every event against the app's catalog and stores it."
+)
+
+
+def create_app(config: CollectorConfig, *, store: Store | None = None) -> FastAPI:
+    """Build the collector app.
+
+    The store (``store``, or the one ``config.store_url`` names) is opened when
+    the app starts and closed, after committing everything pending, when it
+    stops. While running, ``app.state.config`` is the config and
+    ``app.state.store`` the store, for the routers mounted on the app.
+
+    Args:
+        config: keys, store URL, limits.
+        store: an already open store to use instead of opening ``config.store_url``.
+    """
+    ingestor = Ingestor(config)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        active = store if store is not None else open_store(config.store_url)
+        app.state.store = active
+        ingestor.store = active
+        retention = (
+            asyncio.create_task(keep_retention(active, config.retention_days))
+            if config.retention_days > 0
+            else None
+        )
+        try:
+            yield
+        finally:
+            if retention is not None:
+                retention.cancel()
+                await asyncio.gather(retention, return_exceptions=True)
+            await active.close()
+
+    app = FastAPI(
+        title="pigeon collector",
+        version=__version__,
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url=None,  # the interactive docs load scripts from a CDN: not in a privacy tool
+        redoc_url=None,
+    )
+    app.state.config = config
+    app.state.store = store
+    install_error_handlers(app)
+    app.include_router(ingest_router(ingestor))
+    # The reading side (dashboard, stats API, export) is mounted here.
+    app.include_router(
+        read_router(lambda: app.state.store, config.admin_token, config.min_installs)
+    )
+    return app

@@ -1,0 +1,123 @@
+"""The ingestion, forget and health routes, documented for ``/openapi.json``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from pigeon._version import __version__
+from pigeon.collector._errors import json_response
+from pigeon.collector._ingest import Ingestor
+from pigeon.collector._openapi import ERROR_RESPONSES, INGEST_RESPONSES, request_body
+
+__all__ = ["ingest_router"]
+
+_POSTHOG_PATHS = ("/batch/", "/capture/", "/e/", "/i/v0/e/")
+
+
+async def healthz() -> Response:
+    """Liveness: 200 as soon as the collector accepts requests."""
+    return json_response({"status": "ok", "version": __version__})
+
+
+def ingest_router(ingestor: Ingestor) -> APIRouter:
+    """The routes through which events come in (and installs are forgotten)."""
+    router = APIRouter()
+
+    async def segment_batch(request: Request) -> Response:
+        return await ingestor.segment_batch(request)
+
+    async def segment_track(request: Request) -> Response:
+        return await ingestor.segment_track(request)
+
+    async def posthog_capture(request: Request) -> Response:
+        return await ingestor.posthog_capture(request)
+
+    async def forget_install(request: Request, anonymous_id: str) -> Response:
+        return await ingestor.forget(request)
+
+    router.add_api_route(
+        "/v1/batch",
+        segment_batch,
+        methods=["POST"],
+        tags=["ingest"],
+        summary="Segment batch",
+        description="Segment HTTP Tracking API batch (what pigeon's SDK sends). Write key "
+        "as HTTP Basic user name or `writeKey` in the body. Answered after the commit.",
+        openapi_extra=request_body("segment_batch"),
+        responses=INGEST_RESPONSES,
+    )
+    router.add_api_route(
+        "/v1/track",
+        segment_track,
+        methods=["POST"],
+        tags=["ingest"],
+        summary="Segment track",
+        description="One Segment track message. Write key as HTTP Basic user name or "
+        "`writeKey` in the body.",
+        openapi_extra=request_body("segment_track"),
+        responses=INGEST_RESPONSES,
+    )
+    for path in _POSTHOG_PATHS:
+        router.add_api_route(
+            path,
+            posthog_capture,
+            methods=["POST"],
+            tags=["ingest"],
+            summary=f"PostHog capture ({path})",
+            description="PostHog capture API: a batch, one event or an array of events; "
+            "`api_key` in the body. gzip as Content-Encoding or `?compression=gzip-js`.",
+            openapi_extra=request_body("posthog"),
+            responses=INGEST_RESPONSES,
+            operation_id=f"posthog_capture_{path.strip('/').replace('/', '_')}",
+        )
+    router.add_api_route(
+        "/v1/installs/{anonymous_id}",
+        forget_install,
+        methods=["DELETE"],
+        tags=["ingest"],
+        summary="Forget an install",
+        description="Delete one install's raw events and its distinct-install rows (the "
+        "anonymous aggregate counts stay). Write key as HTTP Basic user name.",
+        responses={
+            200: {
+                "description": "Deleted.",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "success": {"type": "boolean"},
+                                "deleted": {"type": "integer"},
+                            },
+                        }
+                    }
+                },
+            },
+            **ERROR_RESPONSES,
+        },
+    )
+    router.add_api_route(
+        "/healthz",
+        healthz,
+        methods=["GET"],
+        tags=["health"],
+        summary="Health",
+        responses={
+            200: {
+                "description": "The collector is up.",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "status": {"type": "string"},
+                                "version": {"type": "string"},
+                            },
+                        }
+                    }
+                },
+            }
+        },
+    )
+    return router

@@ -1,0 +1,70 @@
+"""From a store URL to a store: the one place that knows every URL scheme."""
+
+from __future__ import annotations
+
+import urllib.parse
+from pathlib import Path
+
+from pigeon.collector.storage._base import Store
+from pigeon.collector.storage._errors import StoreError
+from pigeon.errors import MissingExtraError
+
+__all__ = ["DEFAULT_STORE_URL", "data_dir_of", "open_store", "redact_url"]
+
+DEFAULT_STORE_URL = "sqlite:///./pigeon-data/pigeon.db"
+"""Where ``pigeon serve`` keeps its data unless told otherwise."""
+
+_SCHEMES = ("sqlite", "clickhouse")
+
+
+def _scheme(url: str) -> str:
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    if scheme not in _SCHEMES:
+        raise StoreError(
+            f"unsupported store URL {redact_url(url)!r}: expected sqlite:///PATH "
+            "or clickhouse://USER:PASSWORD@HOST:PORT/DATABASE"
+        )
+    return scheme
+
+
+def open_store(url: str) -> Store:
+    """Open (creating if needed) the store at ``url``.
+
+    Raises:
+        StoreError: the URL is not understood, or the store cannot be opened.
+    """
+    if _scheme(url) == "sqlite":
+        from pigeon.collector.storage._sqlite import SQLiteStore
+
+        return SQLiteStore.from_url(url)
+    try:
+        from pigeon.collector.storage.clickhouse import ClickHouseStore
+    except ImportError as exc:
+        message = str(MissingExtraError("clickhouse", "a clickhouse:// store"))
+        raise StoreError(f"{message} ({exc})") from None
+    return ClickHouseStore.from_url(url)
+
+
+def data_dir_of(url: str) -> Path | None:
+    """The local directory that belongs with the data (where a generated admin token is kept).
+
+    For SQLite it is the database's directory. A remote store has none: several
+    collectors share it, so they must be given one admin token.
+
+    Raises:
+        StoreError: the URL is not understood.
+    """
+    if _scheme(url) == "sqlite":
+        from pigeon.collector.storage._sqlite_schema import parse_sqlite_url
+
+        return parse_sqlite_url(url).path.parent
+    return None
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by ``***``, for messages and logs."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))

@@ -1,0 +1,198 @@
+"""The SQLite layout, its URL and its connections.
+
+Tables (every one ``WITHOUT ROWID``: the primary key *is* the storage order):
+
+- ``events``: one row per stored event, keyed by ``message_id``. pigeon's ids
+  are UUIDv7, time ordered, so new rows append at the right edge of the B-tree.
+  ``events_by_day`` serves retention, ``events_by_install`` serves forget.
+- ``rollup_daily(app, dimension, day, value, events, amount)``: what every
+  dashboard view sums (see ``pigeon.collector.storage._dimensions``).
+- ``rollup_installs(app, dimension, day, value, install)``: one row per
+  distinct install in a bucket, ``install`` being a 64-bit hash of the
+  anonymous id, so distinct counts over any range are a ``COUNT(DISTINCT)``
+  over a small table. ``rollup_installs_by_install`` serves forget.
+- ``meta``: the schema version.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Literal
+
+from pigeon.collector.storage._errors import StoreError
+
+__all__ = [
+    "EVENT_COLUMNS",
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "SQLiteLocation",
+    "connect_reader",
+    "connect_writer",
+    "parse_sqlite_url",
+]
+
+SCHEMA_VERSION: Final = "1"
+
+EVENT_COLUMNS: Final = (
+    "message_id",
+    "app",
+    "event",
+    "anonymous_id",
+    "timestamp_ms",
+    "received_ms",
+    "day",
+    "app_version",
+    "python_version",
+    "system",
+    "release",
+    "machine",
+    "platform",
+    "library",
+    "catalog_version",
+    "properties",
+)
+"""The columns of ``events``, in the order rows are bound."""
+
+SCHEMA: Final = (
+    """CREATE TABLE IF NOT EXISTS events (
+        message_id TEXT NOT NULL PRIMARY KEY,
+        app TEXT NOT NULL,
+        event TEXT NOT NULL,
+        anonymous_id TEXT NOT NULL,
+        timestamp_ms INTEGER NOT NULL,
+        received_ms INTEGER NOT NULL,
+        day INTEGER NOT NULL,
+        app_version TEXT NOT NULL,
+        python_version TEXT NOT NULL,
+        system TEXT NOT NULL,
+        release TEXT NOT NULL,
+        machine TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        library TEXT NOT NULL,
+        catalog_version TEXT NOT NULL,
+        properties TEXT NOT NULL
+    ) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS events_by_day ON events (day)",
+    "CREATE INDEX IF NOT EXISTS events_by_install ON events (app, anonymous_id)",
+    """CREATE TABLE IF NOT EXISTS rollup_daily (
+        app TEXT NOT NULL,
+        dimension TEXT NOT NULL,
+        day INTEGER NOT NULL,
+        value TEXT NOT NULL,
+        events INTEGER NOT NULL,
+        amount INTEGER NOT NULL,
+        PRIMARY KEY (app, dimension, day, value)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS rollup_installs (
+        app TEXT NOT NULL,
+        dimension TEXT NOT NULL,
+        day INTEGER NOT NULL,
+        value TEXT NOT NULL,
+        install INTEGER NOT NULL,
+        PRIMARY KEY (app, dimension, day, value, install)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS rollup_installs_by_install ON rollup_installs (app, install)",
+    """CREATE TABLE IF NOT EXISTS meta (
+        key TEXT NOT NULL PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID""",
+)
+"""Every statement that creates the layout (idempotent)."""
+
+Synchronous = Literal["normal", "full"]
+
+
+@dataclass(frozen=True, slots=True)
+class SQLiteLocation:
+    """A parsed ``sqlite:///PATH[?synchronous=normal|full]`` URL."""
+
+    path: Path
+    synchronous: Synchronous = "normal"
+
+
+def parse_sqlite_url(url: str) -> SQLiteLocation:
+    """Parse ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db``.
+
+    Raises:
+        StoreError: not a SQLite URL, no path, or an unknown option.
+    """
+    prefix = "sqlite:///"
+    if not url.lower().startswith(prefix):
+        raise StoreError(f"a SQLite store URL looks like sqlite:///PATH, got {url!r}")
+    rest = url[len(prefix) :]
+    path_text, _, query = rest.partition("?")
+    path_text = urllib.parse.unquote(path_text)
+    if not path_text or path_text == ":memory:" or path_text.endswith("/"):
+        raise StoreError(f"a SQLite store needs a file path: sqlite:///PATH, got {url!r}")
+    synchronous: Synchronous = "normal"
+    for key, values in urllib.parse.parse_qs(query, keep_blank_values=True).items():
+        value = values[-1].lower()
+        if key != "synchronous" or value not in ("normal", "full"):
+            raise StoreError(
+                f"unknown SQLite store option {key}={values[-1]!r} (known: synchronous=normal|full)"
+            )
+        synchronous = "full" if value == "full" else "normal"
+    return SQLiteLocation(Path(path_text), synchronous)
+
+
+def connect_writer(location: SQLiteLocation) -> sqlite3.Connection:
+    """Open (creating the file and layout if needed) the one writing connection.
+
+    Raises:
+        StoreError: the directory or file cannot be created or opened, or the
+            file holds a layout this version does not know.
+    """
+    path = location.path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=True)
+    except (OSError, sqlite3.Error) as exc:
+        raise StoreError(f"cannot open the SQLite store at {path}: {exc}") from None
+    try:
+        conn.execute("PRAGMA busy_timeout = 10000")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise StoreError(f"{path}: the file system does not support SQLite's WAL mode")
+        # WAL + synchronous=NORMAL: a commit is written to the WAL file (the OS
+        # page cache) before COMMIT returns, so it survives the process being
+        # killed (SIGKILL, OOM, crash); only a power loss or kernel crash can
+        # lose the last transactions, because the WAL is fsynced at checkpoints
+        # only. `?synchronous=full` fsyncs every commit, for power-loss safety.
+        conn.execute(f"PRAGMA synchronous = {location.synchronous.upper()}")
+        conn.execute("PRAGMA cache_size = -131072")  # 128 MiB: keeps the hot index pages
+        conn.execute("PRAGMA temp_store = MEMORY")
+        conn.execute("PRAGMA wal_autocheckpoint = 4000")  # checkpoint every ~16 MB of WAL
+        conn.execute("BEGIN IMMEDIATE")
+        for statement in SCHEMA:
+            conn.execute(statement)
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None:
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,)
+            )
+        elif row[0] != SCHEMA_VERSION:
+            raise StoreError(
+                f"{path}: store layout version {row[0]} is not supported "
+                f"(this pigeon writes version {SCHEMA_VERSION})"
+            )
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        conn.close()
+        raise StoreError(f"cannot open the SQLite store at {path}: {exc}") from None
+    except StoreError:
+        conn.close()
+        raise
+    return conn
+
+
+def connect_reader(location: SQLiteLocation) -> sqlite3.Connection:
+    """A read-only connection (opened after the writer created the file)."""
+    uri = f"{location.path.resolve().as_uri()}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=True)
+    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute("PRAGMA query_only = 1")
+    conn.execute("PRAGMA cache_size = -32768")
+    return conn

@@ -1,0 +1,133 @@
+"""Multi-row statements: a few sqlite3 calls per transaction, not one per row.
+
+Python's ``sqlite3`` releases the GIL around every statement step, and
+``executemany`` steps once per row. Under load every release is a GIL hand-off
+with the event-loop thread, which may keep the GIL for a whole switch
+interval: thousands of hand-offs per transaction would starve the writer.
+Multi-row ``VALUES`` statements step once per chunk of rows, and let SQLite
+work on a whole chunk while the event loop parses the next requests.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Final
+
+import msgspec
+
+from pigeon.collector.storage._base import MS_PER_DAY, StoredEvent
+from pigeon.collector.storage._sqlite_schema import EVENT_COLUMNS
+
+__all__ = ["existing_ids", "insert_events", "insert_installs", "row_of", "upsert_daily"]
+
+EVENTS_CHUNK: Final = 128  # a power of two; 16 columns: 2048 parameters per statement
+INSTALLS_CHUNK: Final = 256  # a power of two; 5 columns
+DAILY_CHUNK: Final = 1024  # a power of two; 6 columns
+_IDS_CHUNK: Final = 500
+
+_chain = itertools.chain.from_iterable
+_encode_json = msgspec.json.Encoder().encode
+
+
+def row_of(event: StoredEvent) -> tuple[object, ...]:
+    """The ``events`` row of one event, in ``EVENT_COLUMNS`` order."""
+    props = event.properties
+    return (
+        event.message_id,
+        event.app,
+        event.event,
+        event.anonymous_id,
+        event.timestamp_ms,
+        event.received_ms,
+        event.timestamp_ms // MS_PER_DAY,
+        event.app_version,
+        event.python_version,
+        event.system,
+        event.release,
+        event.machine,
+        event.platform,
+        event.library,
+        event.catalog_version,
+        _encode_json(props).decode() if props else "{}",
+    )
+
+
+@functools.cache
+def _values(width: int, rows: int) -> str:
+    row = f"({', '.join('?' * width)})"
+    return ", ".join([row] * rows)
+
+
+@functools.cache
+def _insert_ignore_sql(table: str, columns: tuple[str, ...], rows: int) -> str:
+    return (
+        f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) "  # noqa: S608  # fixed names
+        f"VALUES {_values(len(columns), rows)}"
+    )
+
+
+def _in_chunks(
+    conn: sqlite3.Connection,
+    sql_for: Callable[[int], str],
+    rows: Sequence[tuple[object, ...]],
+    chunk: int,
+) -> None:
+    # Statements hold `chunk` rows, then halves of it for the rest (64, 32, ...,
+    # 1): a handful of distinct statements, compiled once and cached by
+    # sqlite3, and at most log2(chunk) extra steps per call.
+    start, left = 0, len(rows)
+    size = chunk
+    while left:
+        while size > left:
+            size //= 2
+        conn.execute(sql_for(size), list(_chain(rows[start : start + size])))
+        start += size
+        left -= size
+
+
+def insert_events(conn: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -> None:
+    """``INSERT OR IGNORE`` raw event rows (in :data:`EVENT_COLUMNS` order)."""
+    _in_chunks(
+        conn, functools.partial(_insert_ignore_sql, "events", EVENT_COLUMNS), rows, EVENTS_CHUNK
+    )
+
+
+_INSTALL_COLUMNS: Final = ("app", "dimension", "day", "value", "install")
+
+
+def insert_installs(conn: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -> None:
+    """``INSERT OR IGNORE`` ``rollup_installs`` rows."""
+    sql_for = functools.partial(_insert_ignore_sql, "rollup_installs", _INSTALL_COLUMNS)
+    _in_chunks(conn, sql_for, rows, INSTALLS_CHUNK)
+
+
+@functools.cache
+def _upsert_daily_sql(rows: int) -> str:
+    head = "INSERT INTO rollup_daily (app, dimension, day, value, events, amount) VALUES"
+    tail = (
+        "ON CONFLICT (app, dimension, day, value) "
+        "DO UPDATE SET events = events + excluded.events, amount = amount + excluded.amount"
+    )
+    return f"{head} {_values(6, rows)} {tail}"  # placeholders only
+
+
+def upsert_daily(conn: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -> None:
+    """Add ``(app, dimension, day, value, events, amount)`` rows to ``rollup_daily``.
+
+    Keys must be distinct within one call (one statement must not update a
+    row twice).
+    """
+    _in_chunks(conn, _upsert_daily_sql, rows, DAILY_CHUNK)
+
+
+def existing_ids(conn: sqlite3.Connection, ids: Sequence[str]) -> set[str]:
+    """Which of ``ids`` are already stored."""
+    found: set[str] = set()
+    for start in range(0, len(ids), _IDS_CHUNK):
+        part = ids[start : start + _IDS_CHUNK]
+        sql = f"SELECT message_id FROM events WHERE message_id IN ({', '.join('?' * len(part))})"  # noqa: S608
+        found.update(row[0] for row in conn.execute(sql, part))
+    return found

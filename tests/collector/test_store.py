@@ -1,0 +1,279 @@
+"""Every store against the Store contract: durable dedup, exact rollups, forget, retention.
+
+The rollup numbers are checked against a naive count of the same events
+through ``dimensions()``, the one definition all stores share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pytest
+
+from pigeon._wire import uuid7
+from pigeon.catalog import PropertyValue
+from pigeon.collector.storage import (
+    RollupRow,
+    StoreClosedError,
+    StoredEvent,
+    StoreError,
+    WriteResult,
+    open_store,
+)
+from pigeon.collector.storage._base import MS_PER_DAY
+from pigeon.collector.storage._dimensions import DIMENSIONS, dimensions
+from tests.collector.conftest import SyncStore
+
+DAY0 = 19_800  # 2024-03-19
+DAYS = 6
+
+_AGENTS = ("Mozilla/5.0 Chrome/120.0", "argilla/1.29.0 python-requests/2.31", "curl/8.0", "")
+_LANGUAGES = ("en-US,en;q=0.9", "de", "fr-FR", "", "*")
+
+
+def make_events(count: int, seed: int = 1, installs: int = 12) -> list[StoredEvent]:
+    """A mixed, reproducible set of events over two apps, several days and installs."""
+    rng = random.Random(seed)
+    events = []
+    for _ in range(count):
+        install = rng.randrange(installs)
+        app = "argilla" if install % 4 else "other"
+        day = DAY0 + rng.randrange(DAYS)
+        kind = rng.randrange(5)
+        props: dict[str, PropertyValue]
+        if kind == 0:
+            name, props = (
+                "LogRecordsRequested",
+                {
+                    "task": rng.choice(["Text2Text", "TextClassification"]),
+                    "records": rng.randrange(500),
+                },
+            )
+        elif kind == 1:
+            name, props = (
+                "UserInfoRequested",
+                {"user-agent": rng.choice(_AGENTS), "accept-language": rng.choice(_LANGUAGES)},
+            )
+        elif kind == 2:
+            name, props = (
+                "ServerErrorFound",
+                {
+                    "code": f"argilla.api.errors::E{rng.randrange(3)}",
+                    "type": rng.choice(["Dataset", None]),
+                },
+            )
+        elif kind == 3:
+            name, props = (
+                "TrainerUsage",
+                {"framework": rng.choice(["setfit", "other"]), "task": "TextClassification"},
+            )
+        else:
+            name, props = "ServerStarted", {}
+        moment = day * MS_PER_DAY + rng.randrange(MS_PER_DAY)
+        events.append(
+            StoredEvent(
+                uuid7(), app, name, f"install-{install}", moment, moment,
+                app_version=f"1.{install % 3}.0", python_version=rng.choice(["3.11.7", "3.8.10"]),
+                system="Linux" if install % 2 else "Windows", release="5.15", machine="x86_64",
+                platform="Linux-5.15", library="pigeon/0.1.0", catalog_version="1",
+                properties=props,
+            )
+        )  # fmt: skip
+    return events
+
+
+def naive(
+    events: Iterable[StoredEvent],
+    app: str | None,
+    dimension: str,
+    first: int,
+    last: int,
+    *,
+    per_day: bool,
+) -> list[RollupRow]:
+    """What the store must answer, counted the slow way."""
+    buckets: dict[tuple[int | None, str], tuple[int, int, set[str]]] = {}
+    seen: set[str] = set()
+    for event in events:
+        if event.message_id in seen:
+            continue
+        seen.add(event.message_id)
+        if (app is not None and event.app != app) or not first <= event.day <= last:
+            continue
+        for name, value, amount in dimensions(event):
+            if name != dimension:
+                continue
+            key = (event.day if per_day else None, value)
+            n, total, installs = buckets.get(key, (0, 0, set()))
+            buckets[key] = (n + 1, total + amount, installs | {event.anonymous_id})
+    return [
+        RollupRow(day, value, n, total, len(ids))
+        for (day, value), (n, total, ids) in buckets.items()
+    ]
+
+
+def by_key(rows: Sequence[RollupRow]) -> dict[tuple[int | None, str], RollupRow]:
+    return {(row.day, row.value): row for row in rows}
+
+
+def test_write_stores_each_message_id_once(store: SyncStore) -> None:
+    events = make_events(50)
+    assert store.write(events[:30]) == WriteResult(stored=30, duplicates=0)
+    # A retried batch (20 already stored) and a duplicate inside the batch itself.
+    assert store.write([*events[10:50], events[49]]) == WriteResult(stored=20, duplicates=21)
+    assert store.write([]) == WriteResult(stored=0, duplicates=0)
+    assert store.count() == 50
+    assert store.count("other") == sum(e.app == "other" for e in events)
+
+
+def test_concurrent_writes_share_transactions_and_dedup_across_them(store: SyncStore) -> None:
+    events = make_events(400)
+    batches = [events[i : i + 40] for i in range(0, 400, 40)]
+    batches.append(events[35:45])  # overlaps two other concurrent batches
+    results = store.run_many(batches)
+    assert sum(r.stored for r in results) == 400
+    assert sum(r.duplicates for r in results) == 10
+    assert all(r.stored + r.duplicates == len(b) for r, b in zip(results, batches, strict=True))
+    assert store.count() == 400
+
+
+@pytest.mark.parametrize("app", ["argilla", None])
+def test_series_and_totals_are_exact(store: SyncStore, app: str | None) -> None:
+    events = make_events(1500)
+    for start in range(0, len(events), 170):
+        store.write(events[start : start + 170])
+    store.write(events[:300])  # a retry must change nothing
+    for dimension in DIMENSIONS:
+        first, last = DAY0 + 1, DAY0 + DAYS - 2
+        expected = naive(events, app, dimension, first, last, per_day=True)
+        got = store.series(app, dimension, first, last)
+        assert by_key(got) == by_key(expected), dimension
+        assert [(r.day, r.value) for r in got] == sorted((r.day, r.value) for r in got)
+        expected_totals = naive(events, app, dimension, DAY0, DAY0 + DAYS, per_day=False)
+        totals = store.totals(app, dimension, DAY0, DAY0 + DAYS)
+        assert by_key(totals) == by_key(expected_totals), dimension
+        assert [r.events for r in totals] == sorted((r.events for r in totals), reverse=True)
+
+
+def test_distinct_installs_over_a_range_are_not_a_sum_of_days(store: SyncStore) -> None:
+    def event(install: str, day: int) -> StoredEvent:
+        moment = day * MS_PER_DAY + 1000
+        return StoredEvent(uuid7(), "argilla", "ServerStarted", install, moment, moment)
+
+    # a: days 0,1,2; b: days 0,2; c: day 1. Per day 2,2,2 installs; over the range 3.
+    store.write([event("a", DAY0), event("b", DAY0), event("a", DAY0 + 1), event("c", DAY0 + 1)])
+    store.write([event("a", DAY0 + 2), event("b", DAY0 + 2), event("b", DAY0 + 2)])
+    series = store.series("argilla", "all", DAY0, DAY0 + 2)
+    assert [(r.day, r.events, r.installs) for r in series] == [
+        (DAY0, 2, 2),
+        (DAY0 + 1, 2, 2),
+        (DAY0 + 2, 3, 2),
+    ]
+    assert store.totals("argilla", "all", DAY0, DAY0 + 2) == [RollupRow(None, "", 7, 0, 3)]
+    assert store.totals("argilla", "all", DAY0 + 1, DAY0 + 2) == [RollupRow(None, "", 5, 0, 3)]
+    assert store.totals("argilla", "all", DAY0 + 3, DAY0 + 9) == []
+    assert store.series("nobody", "all", DAY0, DAY0 + 2) == []
+    assert store.apps() == ["argilla"]
+
+
+def test_forget_deletes_raw_events_and_install_rows_but_keeps_counts(store: SyncStore) -> None:
+    events = make_events(300)
+    store.write(events)
+    target = events[0]
+    mine = [e for e in events if e.anonymous_id == target.anonymous_id and e.app == target.app]
+    before = store.totals(target.app, "all", DAY0, DAY0 + DAYS)[0]
+    assert store.forget(target.app, target.anonymous_id) == len(mine)
+    assert store.count() == 300 - len(mine)
+    after = store.totals(target.app, "all", DAY0, DAY0 + DAYS)[0]
+    assert after.events == before.events  # anonymous aggregate counts stay
+    assert after.installs == before.installs - 1
+    assert store.forget(target.app, target.anonymous_id) == 0
+    # The install comes back (a new event after forget): its install row is written again.
+    again = StoredEvent(
+        uuid7(),
+        target.app,
+        "ServerStarted",
+        target.anonymous_id,
+        target.timestamp_ms,
+        target.timestamp_ms,
+    )
+    store.write([again])
+    assert store.totals(target.app, "all", DAY0, DAY0 + DAYS)[0].installs == before.installs
+
+
+def test_retention_deletes_old_raw_events_and_keeps_rollups(
+    store: SyncStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pigeon.collector.storage import _sqlite
+
+    monkeypatch.setattr(_sqlite, "RETENTION_CHUNK", 7)  # several transactions
+    events = make_events(200)
+    store.write(events)
+    rollups = store.totals(None, "event", DAY0, DAY0 + DAYS)
+    now_ms = (DAY0 + DAYS + 1) * MS_PER_DAY + 5
+    # Keep the last 3 days before "now": days DAY0+4 .. DAY0+6.
+    old = [e for e in events if e.day < DAY0 + DAYS + 1 - 3]
+    assert store.apply_retention(3, now_ms) == len(old)
+    assert store.count() == 200 - len(old)
+    assert store.totals(None, "event", DAY0, DAY0 + DAYS) == rollups
+    assert store.apply_retention(3, now_ms) == 0
+    with pytest.raises(ValueError, match="retention"):
+        store.apply_retention(-1)
+
+
+def test_data_survives_closing_and_reopening(store: SyncStore) -> None:
+    events = make_events(120)
+    store.write(events)
+    totals = store.totals(None, "version", DAY0, DAY0 + DAYS)
+    store.close()
+    reopened = SyncStore(store.url)
+    try:
+        assert reopened.count() == 120
+        assert reopened.totals(None, "version", DAY0, DAY0 + DAYS) == totals
+        assert reopened.write(events[:5]) == WriteResult(stored=0, duplicates=5)
+    finally:
+        reopened.close()
+
+
+def test_a_closed_store_refuses_work(store_url: str) -> None:
+    opened = SyncStore(store_url)
+    opened.close()
+    with pytest.raises(StoreClosedError):
+        asyncio.run(opened.store.write(make_events(1)))
+    with pytest.raises(StoreClosedError):
+        asyncio.run(opened.store.count_events())
+
+
+def test_bad_sqlite_locations_are_refused_with_a_clear_error(tmp_path: Path) -> None:
+    for url in (
+        "sqlite://",
+        "sqlite:///",
+        "sqlite:///:memory:",
+        f"sqlite:///{tmp_path}/x.db?journal=off",
+        "mysql://x",
+        "nothing",
+    ):
+        with pytest.raises(StoreError):
+            open_store(url)
+    (tmp_path / "dir.db").mkdir()
+    with pytest.raises(StoreError, match="cannot open"):
+        open_store(f"sqlite:///{tmp_path / 'dir.db'}")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StoreError, match="cannot open"):
+        open_store(f"sqlite:///{tmp_path / 'file' / 'x.db'}")
+
+
+def test_a_store_written_by_another_layout_version_is_refused(tmp_path: Path) -> None:
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    SyncStore(url).close()
+    conn = sqlite3.connect(tmp_path / "p.db")
+    conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="version 99"):
+        open_store(url)
