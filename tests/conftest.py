@@ -10,6 +10,8 @@ import pytest
 
 from pigeon._settings import CI_MARKERS, DO_NOT_TRACK
 
+pytest_plugins = ["tests._clickhouse"]
+
 _TELEMETRY_VAR = re.compile(r".*_(ENABLE_TELEMETRY|TELEMETRY_[A-Z_]+)$")
 
 

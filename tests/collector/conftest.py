@@ -10,7 +10,7 @@ import pytest
 
 from pigeon.collector.storage import RollupRow, Store, StoredEvent, WriteResult, open_store
 
-STORE_KINDS = ["sqlite"]
+STORE_KINDS = ["sqlite", "clickhouse", "clickhouse-cluster"]
 """Every store the store tests run on (a ClickHouse store joins this list)."""
 
 
@@ -69,7 +69,12 @@ class SyncStore:
 @pytest.fixture(params=STORE_KINDS)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh store URL, once per store kind."""
-    return url_for(str(request.param), tmp_path)
+    kind = str(request.param)
+    if kind == "clickhouse":
+        return str(request.getfixturevalue("clickhouse_url"))
+    if kind == "clickhouse-cluster":
+        return str(request.getfixturevalue("clickhouse_cluster_urls")[0])
+    return url_for(kind, tmp_path)
 
 
 @pytest.fixture

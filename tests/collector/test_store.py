@@ -7,8 +7,10 @@ through ``dimensions()``, the one definition all stores share.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import datetime
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -25,7 +27,7 @@ from pigeon.collector.storage import (
 )
 from pigeon.collector.storage._base import MS_PER_DAY
 from pigeon.collector.storage._dimensions import DIMENSIONS, dimensions
-from tests.collector.conftest import SyncStore
+from tests.collector.conftest import SyncStore, url_for
 
 DAY0 = 19_800  # 2024-03-19
 DAYS = 6
@@ -204,9 +206,19 @@ def test_forget_deletes_raw_events_and_install_rows_but_keeps_counts(store: Sync
     assert store.totals(target.app, "all", DAY0, DAY0 + DAYS)[0].installs == before.installs
 
 
+@pytest.fixture
+def day_exact_store(tmp_path: Path) -> Iterator[SyncStore]:
+    """A store whose retention is exact to the day (SQLite; ClickHouse drops whole months,
+    which the month-boundary test below covers for every store)."""
+    store = SyncStore(url_for("sqlite", tmp_path))
+    yield store
+    store.close()
+
+
 def test_retention_deletes_old_raw_events_and_keeps_rollups(
-    store: SyncStore, monkeypatch: pytest.MonkeyPatch
+    day_exact_store: SyncStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    store = day_exact_store
     from pigeon.collector.storage import _sqlite
 
     monkeypatch.setattr(_sqlite, "RETENTION_CHUNK", 7)  # several transactions
@@ -222,6 +234,29 @@ def test_retention_deletes_old_raw_events_and_keeps_rollups(
     assert store.apply_retention(3, now_ms) == 0
     with pytest.raises(ValueError, match="retention"):
         store.apply_retention(-1)
+
+
+def test_retention_at_a_month_boundary_is_the_same_for_every_store(
+    store: SyncStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pigeon.collector.storage import _sqlite
+
+    monkeypatch.setattr(_sqlite, "RETENTION_CHUNK", 7)  # several transactions
+    old = make_events(200)  # March 2024
+    recent = [  # April 2024
+        dataclasses.replace(e, message_id=uuid7(), timestamp_ms=e.timestamp_ms + 14 * MS_PER_DAY)
+        for e in make_events(60, seed=2)
+    ]
+    store.write(old + recent)
+    rollups = store.totals(None, "event", DAY0, DAY0 + 30)
+    april_1 = (datetime.date(2024, 4, 1) - datetime.date(1970, 1, 1)).days
+    # A cutoff on the first day of a month: "older than the cutoff" is then the same
+    # for stores that delete by day (SQLite) and by whole month (ClickHouse).
+    now_ms = (april_1 + 10) * MS_PER_DAY + 5
+    assert store.apply_retention(10, now_ms) == len(old)
+    assert store.count() == len(recent)
+    assert store.totals(None, "event", DAY0, DAY0 + 30) == rollups
+    assert store.apply_retention(10, now_ms) == 0
 
 
 def test_data_survives_closing_and_reopening(store: SyncStore) -> None:
