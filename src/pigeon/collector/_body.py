@@ -8,6 +8,7 @@ its full inflated size. The compressed body itself is capped too.
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from typing import Final
 
@@ -26,6 +27,9 @@ _ZLIB: Final = zlib.MAX_WBITS
 _WBITS: Final = {"gzip": _GZIP, "x-gzip": _GZIP, "deflate": _ZLIB}
 # PostHog's browser and mobile clients name the compression in the query string.
 _QUERY_WBITS: Final = {"gzip": _GZIP, "gzip-js": _GZIP}
+
+BODY_TIMEOUT_SECONDS: Final = 20.0
+"""A body must arrive whole within this time (a slow-body attacker holds nothing longer)."""
 
 SUPPORTED_ENCODINGS: Final = ("gzip", "deflate", "identity")
 """The ``Content-Encoding`` values the collector accepts."""
@@ -72,6 +76,18 @@ def _bad_encoding(reason: str) -> ApiError:
     return ApiError(400, "bad_encoding", reason, [("body", reason)])
 
 
+def _check_utf8(body: bytes) -> bytes:
+    # JSON text is UTF-8 (RFC 8259); the decoders would otherwise fail deep
+    # inside with an exception that is not a validation error.
+    if not body.isascii():
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            reason = f"the body is not valid UTF-8 (byte {exc.start})"
+            raise ApiError(400, "invalid_json", reason, [("body", reason)]) from None
+    return body
+
+
 def _wbits_for(request: Request) -> int | None:
     encoding = request.headers.get("content-encoding", "").strip().lower()
     if encoding and encoding != "identity":
@@ -104,7 +120,9 @@ async def read_body(request: Request) -> bytes:
 
     Raises:
         ApiError: 413 too large (before or after decompression), 415 unsupported
-            encoding, 400 corrupt compressed data or a client that went away.
+            encoding, 400 corrupt compressed data, a body that is not UTF-8 or
+            a client that went away, 408 a body slower than
+            :data:`BODY_TIMEOUT_SECONDS`.
     """
     wbits = _wbits_for(request)
     length = request.headers.get("content-length")
@@ -115,16 +133,25 @@ async def read_body(request: Request) -> bytes:
     raw = bytearray()
     received = 0
     try:
-        async for chunk in request.stream():
-            received += len(chunk)
-            if received > wire_cap:
-                raise _too_large()
-            if inflater is not None:
-                inflater.feed(chunk)
-            else:
-                raw += chunk
+        async with asyncio.timeout(BODY_TIMEOUT_SECONDS):
+            async for chunk in request.stream():
+                received += len(chunk)
+                if received > wire_cap:
+                    raise _too_large()
+                if inflater is not None:
+                    inflater.feed(chunk)
+                else:
+                    raw += chunk
     except ClientDisconnect:
         raise ApiError(400, "client_disconnected", "the client went away") from None
+    except TimeoutError:
+        raise ApiError(
+            408,
+            "request_timeout",
+            f"the body did not arrive within {BODY_TIMEOUT_SECONDS:g} seconds",
+            [("body", "sent too slowly")],
+            headers={"Connection": "close"},
+        ) from None
     if inflater is not None:
-        return inflater.finish()
-    return bytes(raw)
+        return _check_utf8(inflater.finish())
+    return _check_utf8(bytes(raw))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from pigeon.collector._body import BODY_TIMEOUT_SECONDS
+
 __all__ = ["ERROR_RESPONSES", "INGEST_RESPONSES", "request_body"]
 
 _STRING_OR_NULL: Final = {"type": ["string", "null"]}
@@ -165,8 +167,9 @@ INGEST_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
         "description": "Committed: every valid event is stored; invalid ones are listed.",
         "content": {"application/json": {"schema": _RESULT}},
     },
-    400: _error("Bad JSON, corrupt compressed data, or no valid event."),
+    400: _error("Bad JSON (or not UTF-8), corrupt compressed data, or no valid event."),
     **ERROR_RESPONSES,
+    408: _error(f"The body did not arrive within {BODY_TIMEOUT_SECONDS:g} seconds."),
     413: _error("An event over 32 KB, or a body over 500 KB after decompression."),
     415: _error("Unsupported Content-Encoding (supported: gzip, deflate, identity)."),
 }

@@ -90,6 +90,23 @@ class AdminAuth:
         self._revoked = {k: v for k, v in self._revoked.items() if v > now}
         self._revoked[session_id] = int(value.split(".")[1])
 
+    def new_csrf(self) -> str:
+        """A CSRF token this collector issued: ``nonce.signature``.
+
+        Signed, so that a cookie planted by someone else (another app on a
+        sibling domain, a network attacker on plain http) cannot pair with a
+        form field of their choosing.
+        """
+        nonce = secrets.token_urlsafe(24)
+        return f"{nonce}.{self._sign('csrf:' + nonce)}"
+
+    def csrf_valid(self, value: str) -> bool:
+        """Whether ``value`` is a CSRF token this collector issued."""
+        nonce, _, signature = value.rpartition(".")
+        if not nonce or not value.isascii():
+            return False
+        return same_token(signature, self._sign("csrf:" + nonce))
+
     def has_session(self, request: Request) -> bool:
         """Whether the request carries a valid session cookie."""
         value = request.cookies.get(SESSION_COOKIE, "")

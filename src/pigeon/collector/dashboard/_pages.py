@@ -21,7 +21,6 @@ from pigeon.collector.dashboard._auth import (
     SESSION_COOKIE,
     SESSION_SECONDS,
     AdminAuth,
-    new_csrf_token,
     same_token,
 )
 from pigeon.collector.dashboard._headers import PAGE_HEADERS, apply
@@ -103,7 +102,9 @@ def dashboard_router(auth: AdminAuth, min_installs: int) -> APIRouter:
     static = _load_static()
 
     def page(request: Request, template: str, status: int = 200, **context: object) -> Response:
-        csrf = request.cookies.get(CSRF_COOKIE) or new_csrf_token()
+        csrf = request.cookies.get(CSRF_COOKIE, "")
+        if not auth.csrf_valid(csrf):
+            csrf = auth.new_csrf()
         html = env.get_template(template).render(csrf=csrf, **context)
         response = HTMLResponse(html, status_code=status)
         apply(response, PAGE_HEADERS)
@@ -130,8 +131,11 @@ def dashboard_router(auth: AdminAuth, min_installs: int) -> APIRouter:
         """A refusal when the form is malformed, cross-site or lacks its CSRF token."""
         if form is None:
             return login_page(request, 400, "The form could not be read; please try again.")
-        if _cross_site(request) or not same_token(
-            form.get("csrf", ""), request.cookies.get(CSRF_COOKIE, "")
+        field = form.get("csrf", "")
+        if (
+            _cross_site(request)
+            or not auth.csrf_valid(field)
+            or not same_token(field, request.cookies.get(CSRF_COOKIE, ""))
         ):
             return login_page(request, 403, "The form expired or came from another site.")
         return None
