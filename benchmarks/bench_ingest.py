@@ -15,8 +15,9 @@ Usage::
     python benchmarks/bench_ingest.py                 # 1M and 10M, about 5-8 minutes
     python benchmarks/bench_ingest.py --events 2000000 --seconds 10   # quicker
 
-Goals: >= 50,000 events/s, >= 0.5 of the floor, flat from 1M to 10M; the
-collector's peak RSS is printed.
+Goals: >= 50,000 events/s, >= 0.5 of the floor, flat from 1M to 10M. The
+collector's CPU time per event (comparable on a busy machine, where events/s
+are not) and its peak RSS are printed.
 """
 
 from __future__ import annotations
@@ -144,6 +145,7 @@ class Stage:
     rss_mb: float
     acked: int
     verified: bool
+    cpu_us: float  # the collector's CPU time per acknowledged event
 
 
 def prefill(path: Path, target: int) -> float:
@@ -257,6 +259,15 @@ def start_collector(store_url: str, workdir: Path) -> tuple[subprocess.Popen[str
     raise RuntimeError("the collector did not start")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process used so far (robust to a busy machine)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -300,7 +311,9 @@ def run_stage(args: argparse.Namespace, store_url: str, target: int, workdir: Pa
         for worker in workers:
             worker.start()
         barrier.wait(timeout=300)  # every client has its bodies ready
+        cpu_before = cpu_seconds(proc.pid)
         outcomes = [results.get(timeout=args.seconds + 120) for _ in workers]
+        cpu = cpu_seconds(proc.pid) - cpu_before
         for worker in workers:
             worker.join(timeout=60)
         acked = sum(r[0] for r in outcomes)
@@ -310,7 +323,8 @@ def run_stage(args: argparse.Namespace, store_url: str, target: int, workdir: Pa
         proc.terminate()
         proc.wait(timeout=120)
     after = asyncio.run(count(store_url))
-    return Stage(after, acked / elapsed, floor_rate, rss, acked, after == before + acked)
+    cpu_us = cpu / acked * 1e6 if acked else float("nan")
+    return Stage(after, acked / elapsed, floor_rate, rss, acked, after == before + acked, cpu_us)
 
 
 def main() -> int:
@@ -332,7 +346,8 @@ def main() -> int:
             stages.append(stage)
             print(
                 f"  collector: {stage.rate:,.0f} events/s ({stage.acked:,} acknowledged), "
-                f"peak RSS {stage.rss_mb:.0f} MB, store complete: {stage.verified}",
+                f"{stage.cpu_us:.1f} µs CPU/event, peak RSS {stage.rss_mb:.0f} MB, "
+                f"store complete: {stage.verified}",
                 flush=True,
             )
     finally:
@@ -340,11 +355,12 @@ def main() -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     print()
     head = f"{'stored (end)':>12} {'collector ev/s':>15} {'floor rows/s':>13} {'ratio':>6}"
-    print(f"{head} {'peak RSS':>9}  lost")
+    print(f"{head} {'CPU µs/ev':>10} {'peak RSS':>9}  lost")
     for s in stages:
         ratio = f"{s.rate / s.floor:.2f}" if s.floor else "n/a"
         floor_text = f"{s.floor:,.0f}" if s.floor else "n/a"
-        print(f"{s.stored:>12,} {s.rate:>15,.0f} {floor_text:>13} {ratio:>6} {s.rss_mb:>7.0f}MB  "
+        print(f"{s.stored:>12,} {s.rate:>15,.0f} {floor_text:>13} {ratio:>6} {s.cpu_us:>10.1f} "
+              f"{s.rss_mb:>7.0f}MB  "
               f"{'none' if s.verified else 'MISMATCH'}")  # fmt: skip
     if len(stages) == 2:
         print(f"flatness (rate at {stages[1].stored:,} / rate at {stages[0].stored:,}): "

@@ -24,7 +24,7 @@ from pigeon.catalog import PropertyValue
 from pigeon.collector.storage import RollupRow, Store, StoredEvent, StoreError
 from pigeon.collector.storage._base import MS_PER_DAY
 from pigeon.collector.storage._dimensions import DIMENSIONS, dimensions
-from pigeon.collector.storage._sqlite_rollups import install_key
+from pigeon.collector.storage._installs import install_key
 from pigeon.collector.storage.clickhouse import (
     SCHEMA_TABLES,
     ClickHouseStore,

@@ -54,6 +54,17 @@ def test_the_memo_gives_the_catalogs_verdict(
         assert validator.validate(event, properties) == CATALOG.validate(event, properties)
 
 
+def test_the_memo_tells_true_and_1_and_1_0_apart() -> None:
+    # Equal and with one hash in Python, but only 1 is an integer to the catalog.
+    validator = CatalogValidator(CATALOG)
+    event = "LogRecordsRequested"
+    for records in (1, True, 1.0, 1, 1.0, True):
+        properties: dict[str, object] = {"task": "TextClassification", "records": records}
+        verdict = validator.validate(event, properties)
+        assert verdict == CATALOG.validate(event, properties)
+        assert bool(verdict.problems) is (type(records) is not int)
+
+
 def raws(*messages: Mapping[str, object]) -> list[msgspec.Raw]:
     return [msgspec.Raw(msgspec.json.encode(m)) for m in messages]
 

@@ -312,3 +312,112 @@ def test_a_store_written_by_another_layout_version_is_refused(tmp_path: Path) ->
     conn.close()
     with pytest.raises(StoreError, match="version 99"):
         open_store(url)
+
+
+def test_a_true_property_is_not_counted_as_the_integer_1(store: SyncStore) -> None:
+    # True == 1 in Python: a memo keyed on property values alone would give both
+    # events the buckets of whichever came first.
+    def bulk(records: PropertyValue) -> StoredEvent:
+        moment = DAY0 * MS_PER_DAY + 1000
+        props: dict[str, PropertyValue] = {"task": "TextClassification", "records": records}
+        return StoredEvent(uuid7(), "argilla", "LogRecordsRequested", "i", moment, moment,
+                           properties=props)  # fmt: skip
+
+    events = [bulk(True), bulk(1), bulk(True), bulk(1)]
+    store.write(events)
+    expected = naive(events, "argilla", "bulk_task", DAY0, DAY0, per_day=False)
+    assert expected == [RollupRow(None, "TextClassification", 4, 2, 1)]
+    assert store.totals("argilla", "bulk_task", DAY0, DAY0) == expected
+
+
+def test_distinct_installs_are_exact_over_any_range_and_after_forget(store: SyncStore) -> None:
+    # Ranges starting and ending on every weekday, inside a week and across
+    # several: distinct installs over a range must never depend on how the
+    # store splits it (whole weeks and edge days, in the SQLite store).
+    rng = random.Random(7)
+    events = []
+    for install in range(40):
+        for _ in range(25):
+            day = DAY0 - 3 + rng.randrange(30)
+            moment = day * MS_PER_DAY + rng.randrange(MS_PER_DAY)
+            owner = "argilla" if install % 5 else "other"
+            version = f"1.{rng.randrange(3)}.0"
+            events.append(StoredEvent(uuid7(), owner, "ServerStarted", f"i{install}", moment,
+                                      moment, app_version=version))  # fmt: skip
+    store.write(events)
+    store.forget("argilla", "i1")
+    store.forget("other", "i5")
+    kept = [e for e in events if e.anonymous_id not in ("i1", "i5")]
+    ranges = [(DAY0 - 3 + a, DAY0 - 3 + a + n) for a in range(8) for n in (0, 3, 6, 7, 13, 21)]
+    apps: tuple[str | None, ...] = ("argilla", None)
+    for app in apps:
+        for first, last in ranges:
+            got = by_key(store.totals(app, "version", first, last))
+            want = by_key(naive(kept, app, "version", first, last, per_day=False))
+            assert {k: r.installs for k, r in got.items()} == {
+                k: r.installs for k, r in want.items()
+            }, (app, first, last)
+        series = store.series(app, "version", DAY0 - 3, DAY0 + 27)
+        expected = naive(kept, app, "version", DAY0 - 3, DAY0 + 27, per_day=True)
+        assert {k: r.installs for k, r in by_key(series).items()} == {
+            k: r.installs for k, r in by_key(expected).items()
+        }, app
+
+
+def test_a_read_only_store_reads_and_never_creates_or_writes(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "p.db"
+    with pytest.raises(StoreError, match="no store at"):
+        open_store(f"sqlite:///{path}", read_only=True)
+    assert not path.parent.exists()
+    writer = SyncStore(f"sqlite:///{path}")
+    events = make_events(50)
+    writer.write(events)
+    writer.close()
+    reader = asyncio.Runner()
+    store = open_store(f"sqlite:///{path}", read_only=True)
+    try:
+        totals = reader.run(store.totals("argilla", "all", DAY0, DAY0 + DAYS))
+        assert totals == naive(events, "argilla", "all", DAY0, DAY0 + DAYS, per_day=False)
+        with pytest.raises(StoreError, match="read-only"):
+            reader.run(store.write(make_events(1, seed=2)))
+        with pytest.raises(StoreError, match="read-only"):
+            reader.run(store.forget("argilla", events[0].anonymous_id))
+        assert reader.run(store.count_events()) == 50
+    finally:
+        reader.run(store.close())
+        reader.close()
+
+
+def test_a_store_of_the_previous_layout_is_refused_and_left_alone(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+    conn.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    conn.commit()
+    conn.close()
+    for read_only in (False, True):
+        with pytest.raises(StoreError, match=r"version 1 .*start from a new store file") as info:
+            open_store(f"sqlite:///{path}", read_only=read_only)
+        assert str(path) in str(info.value)
+    conn = sqlite3.connect(path)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    conn.close()
+    assert tables == {"meta"}
+
+
+def test_rollup_aggregation_stays_exact_when_its_memo_forgets_mid_batch() -> None:
+    from pigeon.collector.storage._sqlite_rollups import BucketMemo, InstallCache, rollup_delta
+
+    # More distinct signatures (records vary) than the memo holds: it forgets
+    # entries while one batch is aggregated, and every count must still be exact.
+    events = make_events(600, seed=3)
+    delta = rollup_delta(events, InstallCache(), BucketMemo(capacity=5))
+    expected: dict[tuple[str, str, int, str], list[int]] = {}
+    for event in events:
+        for dimension, value, amount in dimensions(event):
+            totals = expected.setdefault((event.app, dimension, event.day, value), [0, 0])
+            totals[0] += 1
+            totals[1] += amount
+    assert delta.daily == expected

@@ -13,7 +13,6 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from pigeon.cli._commands import CommandError, require_collector
@@ -105,28 +104,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_exists(url: str) -> None:
-    """Refuse a SQLite URL whose file does not exist (a report must not create a store)."""
-    from pigeon.collector.storage import StoreError
-    from pigeon.collector.storage._sqlite_schema import parse_sqlite_url
-
-    if not url.lower().startswith("sqlite:"):
-        return
-    try:
-        path: Path = parse_sqlite_url(url).path
-    except StoreError as exc:
-        raise CommandError(f"--store: {exc}") from None
-    if not path.is_file():
-        raise CommandError(f"--store: no store at {path} (start the collector first?)")
-
-
 async def _collect(url: str, query: Any, min_installs: int) -> JSON:
     from pigeon.collector.stats import export_data
     from pigeon.collector.storage import StoreError, open_store, redact_url
 
-    _check_exists(url)
     try:
-        store = open_store(url)
+        store = open_store(url, read_only=True)  # a report never creates a store
     except StoreError as exc:
         raise CommandError(f"--store: {exc}") from None
     try:

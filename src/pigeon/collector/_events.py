@@ -71,7 +71,13 @@ class CatalogValidator:
 
     def validate(self, event: str, properties: dict[str, object] | None) -> Validation:
         """The catalog's verdict on one event (see :meth:`Catalog.validate`)."""
-        key = (event, tuple(properties.items())) if properties else event
+        # Types are part of the key: True == 1 == 1.0 with one hash, but the
+        # catalog accepts only the integer as an integer.
+        key = (
+            (event, tuple([(k, type(v), v) for k, v in properties.items()]))
+            if properties
+            else event
+        )
         try:
             found = self._memo.get(key)
         except TypeError:  # an unhashable value: a nested object or array

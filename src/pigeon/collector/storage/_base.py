@@ -28,9 +28,11 @@ def day_of(timestamp_ms: int) -> int:
     return timestamp_ms // MS_PER_DAY
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen __init__ costs ~1 µs more per event
 class StoredEvent:
     """One validated event, as the stores keep it. No IP, hostname or user data.
+
+    Treat it as immutable: it is shared between the request and the store's writer.
 
     Attributes:
         message_id: the client's message id (UUIDv7 from pigeon; any id from others).

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
+from typing import Final
 
 from pigeon.collector.storage._base import StoredEvent
 
-__all__ = ["DIMENSIONS", "client_family", "dimensions", "language_of"]
+__all__ = ["AMOUNTS", "DIMENSIONS", "amount_of", "client_family", "dimensions", "language_of"]
 
 DIMENSIONS = (
     "all",  # every event, value "": events per day and active installs
@@ -31,6 +32,24 @@ DIMENSIONS = (
 """Every dimension, in the order views list them."""
 
 
+AMOUNTS: Final = {"LogRecordsRequested": ("bulk_task", "records")}
+"""Event -> (dimension, property): the one bucket that sums an amount, and from what.
+
+The property is read for the amount only, never for a bucket value: the
+SQLite store relies on it to share bucket look-ups between events whose
+amounts differ.
+"""
+
+
+def amount_of(event: StoredEvent) -> int:
+    """The amount one event adds (records of a bulk upload), else 0."""
+    spec = AMOUNTS.get(event.event)
+    if spec is None:
+        return 0
+    value = event.properties.get(spec[1])
+    return value if type(value) is int else 0  # not a bool, not a float
+
+
 def dimensions(event: StoredEvent) -> Iterator[tuple[str, str, int]]:
     """The ``(dimension, value, amount)`` buckets one event counts in."""
     yield "all", "", 0
@@ -47,9 +66,7 @@ def dimensions(event: StoredEvent) -> Iterator[tuple[str, str, int]]:
         yield "error", f"{code if isinstance(code, str) else 'unknown'}\t{kind or ''}", 0
     elif event.event == "LogRecordsRequested":
         task = props.get("task")
-        records = props.get("records")
-        amount = records if type(records) is int else 0
-        yield "bulk_task", task if isinstance(task, str) else "unknown", amount
+        yield "bulk_task", task if isinstance(task, str) else "unknown", amount_of(event)
     elif event.event == "TrainerUsage":
         framework = props.get("framework") or "unknown"
         task = props.get("task") or "unknown"

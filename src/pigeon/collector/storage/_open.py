@@ -27,16 +27,23 @@ def _scheme(url: str) -> str:
     return scheme
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, *, read_only: bool = False) -> Store:
     """Open (creating if needed) the store at ``url``.
 
+    Args:
+        url: ``sqlite:///PATH`` or ``clickhouse://...``.
+        read_only: for readers such as ``pigeon report``: a SQLite store must
+            already exist and is never created or changed (writes raise
+            :class:`StoreError`). A ClickHouse store is opened as usual.
+
     Raises:
-        StoreError: the URL is not understood, or the store cannot be opened.
+        StoreError: the URL is not understood, or the store cannot be opened
+            (read-only: there is no store at the path).
     """
     if _scheme(url) == "sqlite":
         from pigeon.collector.storage._sqlite import SQLiteStore
 
-        return SQLiteStore.from_url(url)
+        return SQLiteStore.from_url(url, read_only=read_only)
     try:
         from pigeon.collector.storage.clickhouse import ClickHouseStore
     except ImportError as exc:

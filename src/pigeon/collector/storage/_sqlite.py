@@ -11,14 +11,18 @@ from __future__ import annotations
 import asyncio
 import functools
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final, TypeVar
 
 from pigeon.collector.storage._base import RollupRow, StoredEvent, WriteResult, day_of
-from pigeon.collector.storage._errors import StoreClosedError
-from pigeon.collector.storage._sqlite_rollups import InstallCache, install_key
+from pigeon.collector.storage._errors import StoreClosedError, StoreError
+from pigeon.collector.storage._installs import install_key
+from pigeon.collector.storage._sqlite_installs import forget_install
+from pigeon.collector.storage._sqlite_reads import apps, rollup
+from pigeon.collector.storage._sqlite_rollups import InstallCache
 from pigeon.collector.storage._sqlite_schema import (
     SQLiteLocation,
     connect_reader,
@@ -30,6 +34,9 @@ from pigeon.collector.storage._sqlite_writer import Writer
 __all__ = ["SQLiteStore"]
 
 _T = TypeVar("_T")
+
+READERS: Final = 2
+"""Reader threads, each with its own read-only connection."""
 
 RETENTION_CHUNK: Final = 10_000
 """Retention deletes this many rows per transaction, so ingestion keeps flowing."""
@@ -48,28 +55,50 @@ class SQLiteStore:
 
     kind = "sqlite"
 
-    def __init__(self, location: SQLiteLocation) -> None:
+    def __init__(self, location: SQLiteLocation, *, read_only: bool = False) -> None:
         """Open (creating if needed) the database at ``location``.
 
+        Args:
+            location: where the database is.
+            read_only: only read an existing store (never create or change
+                anything); writes then raise :class:`StoreError`.
+
         Raises:
-            StoreError: the file cannot be created or opened.
+            StoreError: the file cannot be created or opened; or, read-only,
+                there is no store of this layout version at ``location``.
         """
         self.location = location
-        self._writer = Writer(functools.partial(connect_writer, location))
-        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pigeon-sqlite-read")
-        self._reader_conn: sqlite3.Connection | None = None  # used on the reader thread only
+        self.read_only = read_only
+        self._writer: Writer | None = None
+        if read_only:
+            connect_reader(location, check=True).close()  # a clear error now, not at first read
+        else:
+            self._writer = Writer(functools.partial(connect_writer, location))
+        # Two readers: a view asks for totals and series at once, and SQLite
+        # steps without the GIL, so one query's SQL overlaps the other's Python.
+        self._reader = ThreadPoolExecutor(
+            max_workers=READERS, thread_name_prefix="pigeon-sqlite-read"
+        )
+        self._local = threading.local()  # each reader thread's own connection
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
         self._closed = False
 
     @classmethod
-    def from_url(cls, url: str) -> SQLiteStore:
-        """Open the store of a ``sqlite:///PATH`` URL."""
-        return cls(parse_sqlite_url(url))
+    def from_url(cls, url: str, *, read_only: bool = False) -> SQLiteStore:
+        """Open the store of a ``sqlite:///PATH`` URL (see the constructor)."""
+        return cls(parse_sqlite_url(url), read_only=read_only)
+
+    def _writing(self) -> Writer:
+        if self._writer is None:
+            raise StoreError(f"the store at {self.location.path} was opened read-only")
+        return self._writer
 
     # -- writes --------------------------------------------------------------
 
     async def write(self, events: Sequence[StoredEvent]) -> WriteResult:
         """Store a batch durably, deduplicated on message id (see the Store protocol)."""
-        return await self._writer.write(events)
+        return await self._writing().write(events)
 
     async def forget(self, app: str, anonymous_id: str) -> int:
         """Delete one install's raw events and install rows; return raw events deleted."""
@@ -79,13 +108,10 @@ class SQLiteStore:
             deleted = conn.execute(
                 "DELETE FROM events WHERE app = ? AND anonymous_id = ?", (app, anonymous_id)
             ).rowcount
-            conn.execute(
-                "DELETE FROM rollup_installs WHERE app = ? AND install = ?", (app, install)
-            )
-            cache.clear()  # the cache may remember rows that no longer exist
+            forget_install(conn, app, install, cache)
             return deleted
 
-        deleted: int = await self._writer.call(forget)
+        deleted: int = await self._writing().call(forget)
         return deleted
 
     async def apply_retention(self, days: int, now_ms: int | None = None) -> int:
@@ -104,7 +130,7 @@ class SQLiteStore:
 
         total = 0
         while True:
-            deleted: int = await self._writer.call(delete_chunk)
+            deleted: int = await self._writing().call(delete_chunk)
             total += deleted
             if deleted < RETENTION_CHUNK:
                 return total
@@ -116,7 +142,14 @@ class SQLiteStore:
     ) -> list[RollupRow]:
         """Per-day rows of one dimension (sorted by day, then value)."""
         return await self._read(
-            functools.partial(_rollup, app, dimension, first_day, last_day, per_day=True)
+            functools.partial(
+                rollup,
+                app=app,
+                dimension=dimension,
+                first_day=first_day,
+                last_day=last_day,
+                per_day=True,
+            )
         )
 
     async def totals(
@@ -124,12 +157,19 @@ class SQLiteStore:
     ) -> list[RollupRow]:
         """One row per value over the range (sorted by events, most first, then value)."""
         return await self._read(
-            functools.partial(_rollup, app, dimension, first_day, last_day, per_day=False)
+            functools.partial(
+                rollup,
+                app=app,
+                dimension=dimension,
+                first_day=first_day,
+                last_day=last_day,
+                per_day=False,
+            )
         )
 
     async def apps(self) -> list[str]:
         """The apps that have data (rollups outlive raw events)."""
-        return await self._read(_apps)
+        return await self._read(apps)
 
     async def count_events(self, app: str | None = None) -> int:
         """How many raw events are stored, for one app or all."""
@@ -149,14 +189,13 @@ class SQLiteStore:
             return
         self._closed = True
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, self._writer.stop)
-        await loop.run_in_executor(self._reader, self._close_reader)
-        self._reader.shutdown(wait=True)
-
-    def _close_reader(self) -> None:
-        if self._reader_conn is not None:
-            self._reader_conn.close()
-            self._reader_conn = None
+        if self._writer is not None:
+            await loop.run_in_executor(None, self._writer.stop)
+        await loop.run_in_executor(None, self._reader.shutdown, True)
+        with self._conns_lock:
+            conns, self._reader_conns = self._reader_conns, []
+        for conn in conns:  # no reader thread is left to use them
+            conn.close()
 
     async def _read(self, query: Callable[[sqlite3.Connection], _T]) -> _T:
         if self._closed:
@@ -165,54 +204,9 @@ class SQLiteStore:
         return await loop.run_in_executor(self._reader, self._run_read, query)
 
     def _run_read(self, query: Callable[[sqlite3.Connection], _T]) -> _T:
-        if self._reader_conn is None:
-            self._reader_conn = connect_reader(self.location)
-        return query(self._reader_conn)
-
-
-def _apps(conn: sqlite3.Connection) -> list[str]:
-    return [r[0] for r in conn.execute("SELECT DISTINCT app FROM rollup_daily ORDER BY app")]
-
-
-def _rollup(
-    app: str | None,
-    dimension: str,
-    first_day: int,
-    last_day: int,
-    conn: sqlite3.Connection,
-    *,
-    per_day: bool,
-) -> list[RollupRow]:
-    apps = [app] if app is not None else _apps(conn)
-    if not apps or first_day > last_day:
-        return []
-    # Listing the apps keeps every query on the primary key's (app, dimension, day) prefix.
-    where = f"app IN ({', '.join('?' * len(apps))}) AND dimension = ? AND day BETWEEN ? AND ?"
-    params = (*apps, dimension, first_day, last_day)
-    group = "day, value" if per_day else "value"
-    events = conn.execute(
-        f"SELECT {group}, SUM(events), SUM(amount) FROM rollup_daily "  # noqa: S608  # fixed SQL
-        f"WHERE {where} GROUP BY {group}",
-        params,
-    ).fetchall()
-    installs = {
-        tuple(r[:-1]): r[-1]
-        for r in conn.execute(
-            f"SELECT {group}, COUNT(DISTINCT install) FROM rollup_installs "  # noqa: S608
-            f"WHERE {where} GROUP BY {group}",
-            params,
-        )
-    }
-    if per_day:
-        rows = [
-            RollupRow(day, value, int(n), int(amount), int(installs.get((day, value), 0)))
-            for day, value, n, amount in events
-        ]
-        rows.sort(key=lambda r: (r.day, r.value))
-    else:
-        rows = [
-            RollupRow(None, value, int(n), int(amount), int(installs.get((value,), 0)))
-            for value, n, amount in events
-        ]
-        rows.sort(key=lambda r: (-r.events, r.value))
-    return rows
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = connect_reader(self.location, same_thread=False)
+            with self._conns_lock:
+                self._reader_conns.append(conn)
+        return query(conn)

@@ -6,7 +6,8 @@ recently are not even sent (a bounded :class:`InstallCache`): the rollup cost
 stays a small fraction of the raw insert.
 
 Per event, the buckets come from :func:`dimensions`, memoised by the event's
-*signature* (every field it may read: all but the ids and the times). Events
+*signature* (every field it may read: all but the ids, the times and the
+amount's property, which is read per event: see ``AMOUNTS``). Events
 of one day with the same buckets form a group (amounts summed, installs
 collected), and only groups are expanded into rollup keys: the per-event
 cost is a couple of dictionary look-ups whatever the number of dimensions.
@@ -14,11 +15,11 @@ cost is a couple of dictionary look-ups whatever the number of dimensions.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Hashable, Iterable
 
 from pigeon.collector.storage._base import MS_PER_DAY, StoredEvent
-from pigeon.collector.storage._dimensions import dimensions
+from pigeon.collector.storage._dimensions import AMOUNTS, amount_of, dimensions
+from pigeon.collector.storage._installs import install_key
 
 __all__ = [
     "BucketMemo",
@@ -26,7 +27,6 @@ __all__ = [
     "InstallCache",
     "InstallRow",
     "RollupDelta",
-    "install_key",
     "rollup_delta",
 ]
 
@@ -34,21 +34,6 @@ DailyKey = tuple[str, str, int, str]
 """``(app, dimension, day, value)``."""
 InstallRow = tuple[str, str, int, str, int]
 """``(app, dimension, day, value, install)``."""
-
-_install_keys: dict[str, int] = {}
-_INSTALL_KEYS_MAX = 100_000
-
-
-def install_key(anonymous_id: str) -> int:
-    """The 64-bit signed hash of an install id kept in ``rollup_installs``."""
-    key = _install_keys.get(anonymous_id)
-    if key is None:
-        digest = hashlib.blake2b(anonymous_id.encode(), digest_size=8).digest()
-        key = int.from_bytes(digest, "big", signed=True)
-        if len(_install_keys) >= _INSTALL_KEYS_MAX:
-            _install_keys.clear()
-        _install_keys[anonymous_id] = key
-    return key
 
 
 class InstallCache:
@@ -61,11 +46,18 @@ class InstallCache:
     collision, about one chance in 10^13 per row, would miss one install.)
     """
 
-    def __init__(self, capacity: int = 262_144) -> None:
-        """Remember up to ``capacity`` rows."""
+    def __init__(self, capacity: int = 262_144, max_ordinals: int = 1_000_000) -> None:
+        """Remember up to ``capacity`` rows and ``max_ordinals`` install ordinals."""
         self._half = max(1, capacity // 2)
         self._young: set[int] = set()
         self._old: set[int] = set()
+        self._max_ordinals = max_ordinals
+        self.ordinals: dict[int, int] = {}
+        """Install key -> ordinal, as in ``install_ordinals``."""
+        self.next_ordinal: int | None = None
+        """The next free ordinal, once read from the store."""
+        self.apps: set[str] = set()
+        """Apps known to be in the ``apps`` table."""
 
     def __contains__(self, row_hash: object) -> bool:
         """Whether a row (by its hash) is known to be in the store."""
@@ -81,20 +73,26 @@ class InstallCache:
         if len(self._young) > self._half:
             self._old = self._young
             self._young = set()
+        if len(self.ordinals) > self._max_ordinals:
+            self.ordinals.clear()  # looked up again when needed
 
     def clear(self) -> None:
-        """Forget everything (after rows were deleted from the store)."""
+        """Forget everything (after rows were deleted, or a transaction rolled back)."""
         self._young.clear()
         self._old.clear()
+        self.ordinals.clear()
+        self.next_ordinal = None
+        self.apps.clear()
 
 
 class RollupDelta:
     """What one transaction adds to the rollup tables."""
 
-    __slots__ = ("daily", "install_hashes", "installs")
+    __slots__ = ("apps", "daily", "install_hashes", "installs")
 
     def __init__(self) -> None:
         """Start empty."""
+        self.apps: set[str] = set()
         self.daily: dict[DailyKey, list[int]] = {}
         self.installs: list[InstallRow] = []
         self.install_hashes: list[int] = []
@@ -104,6 +102,8 @@ def _signature(event: StoredEvent) -> Hashable:
     # Everything `dimensions()` may look at: if a dimension ever reads another
     # field, it must be added here (a test compares against a direct count).
     props = event.properties
+    spec = AMOUNTS.get(event.event)
+    skip = spec[1] if spec is not None else None
     return (
         event.app,
         event.event,
@@ -115,7 +115,10 @@ def _signature(event: StoredEvent) -> Hashable:
         event.platform,
         event.library,
         event.catalog_version,
-        tuple(props.items()) if props else (),
+        # The type too: True == 1 and hash(True) == hash(1), but dimensions()
+        # may tell them apart. The amount's property is left out (it changes
+        # no bucket, see AMOUNTS): rollup_delta reads it per event.
+        tuple([(k, type(v), v) for k, v in props.items() if k != skip]) if props else (),
     )
 
 
@@ -124,47 +127,44 @@ Buckets = tuple[tuple[str, str], ...]
 
 
 class _Entry:
-    """What the memo knows of one signature: its buckets (by id) and non-zero amounts."""
+    """What the memo knows of one signature: its buckets, and which one sums an amount."""
 
-    __slots__ = ("amounts", "bucket_id")
+    __slots__ = ("amount_at", "buckets")
 
-    def __init__(self, bucket_id: int, amounts: tuple[tuple[int, int], ...]) -> None:
-        self.bucket_id = bucket_id
-        self.amounts = amounts
+    def __init__(self, buckets: Buckets, amount_at: int | None) -> None:
+        self.buckets = buckets
+        self.amount_at = amount_at
 
 
 class BucketMemo:
-    """Signature -> buckets, bounded; equal bucket tuples share one small integer id.
+    """Signature -> buckets, bounded; equal bucket tuples are one shared object.
 
-    One per writer thread (not thread-safe: ids index into ``buckets``).
+    Sharing lets :func:`rollup_delta` group events by the identity of their
+    buckets (``id()``, no tuple hashing per event). One per writer thread.
     """
 
     def __init__(self, capacity: int = 32_768) -> None:
         self._capacity = capacity
         self._entries: dict[Hashable, _Entry] = {}
-        self._ids: dict[Buckets, int] = {}
-        self.buckets: list[Buckets] = []
+        self._shared: dict[Buckets, Buckets] = {}
 
     def entry(self, event: StoredEvent) -> _Entry:
         sig = _signature(event)
         found = self._entries.get(sig)
         if found is None:
-            if len(self._entries) >= self._capacity:  # entries refer to ids: forget both
+            if len(self._entries) >= self._capacity:
                 self._entries.clear()
-                self._ids.clear()
-                self.buckets.clear()
+                self._shared.clear()
             found = self._entries[sig] = self._compute(event)
         return found
 
     def _compute(self, event: StoredEvent) -> _Entry:
-        triples = list(dimensions(event))
-        buckets = tuple((dimension, value) for dimension, value, _ in triples)
-        bucket_id = self._ids.get(buckets)
-        if bucket_id is None:
-            bucket_id = self._ids[buckets] = len(self.buckets)
-            self.buckets.append(buckets)
-        amounts = tuple((i, amount) for i, (_, _, amount) in enumerate(triples) if amount)
-        return _Entry(bucket_id, amounts)
+        buckets = tuple((dimension, value) for dimension, value, _ in dimensions(event))
+        buckets = self._shared.setdefault(buckets, buckets)
+        spec = AMOUNTS.get(event.event)
+        names = [dimension for dimension, _ in buckets]
+        amount_at = names.index(spec[0]) if spec is not None and spec[0] in names else None
+        return _Entry(buckets, amount_at)
 
 
 class _Group:
@@ -183,23 +183,27 @@ def rollup_delta(
     events: Iterable[StoredEvent], cache: InstallCache, memo: BucketMemo
 ) -> RollupDelta:
     """Aggregate the rollup changes of newly stored ``events``."""
+    # Keyed by the buckets' identity: each group holds its tuple, so no id is
+    # reused during this call, even when the memo forgets entries mid-way (two
+    # groups with equal buckets then merge below, in `daily`).
     groups: dict[tuple[str, int, int], _Group] = {}
     entry_of = memo.entry
-    known = memo.buckets
     for event in events:
         entry = entry_of(event)
-        key = (event.app, event.timestamp_ms // MS_PER_DAY, entry.bucket_id)
+        buckets = entry.buckets
+        key = (event.app, event.timestamp_ms // MS_PER_DAY, id(buckets))
         group = groups.get(key)
         if group is None:
-            group = groups[key] = _Group(known[entry.bucket_id])
+            group = groups[key] = _Group(buckets)
         group.count += 1
-        for position, amount in entry.amounts:
-            group.amounts[position] += amount
+        if entry.amount_at is not None:
+            group.amounts[entry.amount_at] += amount_of(event)
         group.installs.add(install_key(event.anonymous_id))
     delta = RollupDelta()
     daily = delta.daily
     members: dict[DailyKey, set[int]] = {}
     for (app, day, _), group in groups.items():
+        delta.apps.add(app)
         for position, (dimension, value) in enumerate(group.buckets):
             daily_key = (app, dimension, day, value)
             totals = daily.get(daily_key)
@@ -210,11 +214,12 @@ def rollup_delta(
                 totals[0] += group.count
                 totals[1] += group.amounts[position]
                 members[daily_key] |= group.installs
+    rows, hashes = delta.installs, delta.install_hashes
     for daily_key, installs in members.items():
+        key_hash = hash(daily_key)  # once per key: a row is known by (key hash, install)
         for install in installs:
-            row = (*daily_key, install)
-            row_hash = hash(row)
+            row_hash = hash((key_hash, install))
             if row_hash not in cache:
-                delta.installs.append(row)
-                delta.install_hashes.append(row_hash)
+                rows.append((*daily_key, install))
+                hashes.append(row_hash)
     return delta

@@ -5,12 +5,20 @@ Tables (every one ``WITHOUT ROWID``: the primary key *is* the storage order):
 - ``events``: one row per stored event, keyed by ``message_id``. pigeon's ids
   are UUIDv7, time ordered, so new rows append at the right edge of the B-tree.
   ``events_by_day`` serves retention, ``events_by_install`` serves forget.
-- ``rollup_daily(app, dimension, day, value, events, amount)``: what every
-  dashboard view sums (see ``pigeon.collector.storage._dimensions``).
+- ``rollup_daily(app, dimension, day, value, events, amount, installs)``: what
+  every dashboard view sums (see ``pigeon.collector.storage._dimensions``);
+  ``installs`` is the distinct installs of that day and value.
 - ``rollup_installs(app, dimension, day, value, install)``: one row per
   distinct install in a bucket, ``install`` being a 64-bit hash of the
-  anonymous id, so distinct counts over any range are a ``COUNT(DISTINCT)``
-  over a small table. ``rollup_installs_by_install`` serves forget.
+  anonymous id. The writer learns from it which installs are new in a bucket;
+  ``rollup_installs_by_install`` serves forget. Reads never scan it.
+- ``install_ordinals(install, ordinal)``: a dense number per install (one
+  numbering for every app, so bitmaps of several apps can be ORed).
+- ``rollup_bitmaps(app, dimension, day, value, chunk, bits)`` and
+  ``rollup_bitmaps_weekly(app, dimension, week, value, chunk, bits)``: the
+  installs of a bucket as bitmaps of ordinals (see ``_sqlite_bitmaps``), so
+  distinct installs over a range are an OR of a few weekly and daily rows.
+- ``apps``: the apps that have data (reads list them instead of scanning).
 - ``meta``: the schema version.
 """
 
@@ -23,6 +31,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 from pigeon.collector.storage._errors import StoreError
+from pigeon.collector.storage._sqlite_bitmaps import register_functions
 
 __all__ = [
     "EVENT_COLUMNS",
@@ -34,7 +43,7 @@ __all__ = [
     "parse_sqlite_url",
 ]
 
-SCHEMA_VERSION: Final = "1"
+SCHEMA_VERSION: Final = "2"
 
 EVENT_COLUMNS: Final = (
     "message_id",
@@ -84,6 +93,7 @@ SCHEMA: Final = (
         value TEXT NOT NULL,
         events INTEGER NOT NULL,
         amount INTEGER NOT NULL,
+        installs INTEGER NOT NULL,
         PRIMARY KEY (app, dimension, day, value)
     ) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS rollup_installs (
@@ -95,6 +105,29 @@ SCHEMA: Final = (
         PRIMARY KEY (app, dimension, day, value, install)
     ) WITHOUT ROWID""",
     "CREATE INDEX IF NOT EXISTS rollup_installs_by_install ON rollup_installs (app, install)",
+    """CREATE TABLE IF NOT EXISTS install_ordinals (
+        install INTEGER NOT NULL PRIMARY KEY,
+        ordinal INTEGER NOT NULL UNIQUE
+    ) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS rollup_bitmaps (
+        app TEXT NOT NULL,
+        dimension TEXT NOT NULL,
+        day INTEGER NOT NULL,
+        value TEXT NOT NULL,
+        chunk INTEGER NOT NULL,
+        bits BLOB NOT NULL,
+        PRIMARY KEY (app, dimension, day, value, chunk)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS rollup_bitmaps_weekly (
+        app TEXT NOT NULL,
+        dimension TEXT NOT NULL,
+        week INTEGER NOT NULL,
+        value TEXT NOT NULL,
+        chunk INTEGER NOT NULL,
+        bits BLOB NOT NULL,
+        PRIMARY KEY (app, dimension, week, value, chunk)
+    ) WITHOUT ROWID""",
+    "CREATE TABLE IF NOT EXISTS apps (app TEXT NOT NULL PRIMARY KEY) WITHOUT ROWID",
     """CREATE TABLE IF NOT EXISTS meta (
         key TEXT NOT NULL PRIMARY KEY,
         value TEXT NOT NULL
@@ -165,18 +198,17 @@ def connect_writer(location: SQLiteLocation) -> sqlite3.Connection:
         conn.execute("PRAGMA cache_size = -131072")  # 128 MiB: keeps the hot index pages
         conn.execute("PRAGMA temp_store = MEMORY")
         conn.execute("PRAGMA wal_autocheckpoint = 4000")  # checkpoint every ~16 MB of WAL
+        register_functions(conn)
         conn.execute("BEGIN IMMEDIATE")
+        # The version is checked before creating anything: an old file is left as it was.
+        version = _stored_version(conn)
+        if version is not None:
+            _check_version(path, version)
         for statement in SCHEMA:
             conn.execute(statement)
-        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if row is None:
+        if version is None:
             conn.execute(
                 "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,)
-            )
-        elif row[0] != SCHEMA_VERSION:
-            raise StoreError(
-                f"{path}: store layout version {row[0]} is not supported "
-                f"(this pigeon writes version {SCHEMA_VERSION})"
             )
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
@@ -188,11 +220,60 @@ def connect_writer(location: SQLiteLocation) -> sqlite3.Connection:
     return conn
 
 
-def connect_reader(location: SQLiteLocation) -> sqlite3.Connection:
-    """A read-only connection (opened after the writer created the file)."""
-    uri = f"{location.path.resolve().as_uri()}?mode=ro"
-    conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=True)
-    conn.execute("PRAGMA busy_timeout = 10000")
-    conn.execute("PRAGMA query_only = 1")
-    conn.execute("PRAGMA cache_size = -32768")
+def _stored_version(conn: sqlite3.Connection) -> str | None:
+    has_meta = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+    ).fetchone()
+    if has_meta is None:
+        return None
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return None if row is None else str(row[0])
+
+
+def _check_version(path: Path, version: str) -> None:
+    if version != SCHEMA_VERSION:
+        raise StoreError(
+            f"{path}: store layout version {version} is not supported "
+            f"(this pigeon writes version {SCHEMA_VERSION}); "
+            "start from a new store file (move this one aside)"
+        )
+
+
+def connect_reader(
+    location: SQLiteLocation, *, check: bool = False, same_thread: bool = True
+) -> sqlite3.Connection:
+    """A read-only connection to an existing store (never creates the file).
+
+    Args:
+        location: the store.
+        check: also verify that the file is a store of this layout version.
+        same_thread: refuse use from another thread (False: the caller
+            guarantees one thread at a time, e.g. closing after its thread ended).
+
+    Raises:
+        StoreError: no store at the path, or (``check``) not one this version reads.
+    """
+    path = location.path
+    if check and not path.is_file():
+        raise StoreError(f"no store at {path} (start the collector first?)")
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=same_thread)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open the SQLite store at {path}: {exc}") from None
+    try:
+        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute("PRAGMA query_only = 1")
+        conn.execute("PRAGMA cache_size = -32768")
+        if check:
+            version = _stored_version(conn)
+            if version is None:
+                raise StoreError(f"{path} is not a pigeon store (no layout version)")
+            _check_version(path, version)
+    except sqlite3.Error as exc:
+        conn.close()
+        raise StoreError(f"cannot read the SQLite store at {path}: {exc}") from None
+    except StoreError:
+        conn.close()
+        raise
     return conn

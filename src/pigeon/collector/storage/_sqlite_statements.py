@@ -14,18 +14,26 @@ import functools
 import itertools
 import sqlite3
 from collections.abc import Callable, Sequence
-from typing import Final
+from typing import Final, cast
 
 import msgspec
 
 from pigeon.collector.storage._base import MS_PER_DAY, StoredEvent
+from pigeon.collector.storage._sqlite_rollups import InstallRow
 from pigeon.collector.storage._sqlite_schema import EVENT_COLUMNS
 
-__all__ = ["existing_ids", "insert_events", "insert_installs", "row_of", "upsert_daily"]
+__all__ = [
+    "existing_ids",
+    "insert_events",
+    "insert_installs",
+    "row_of",
+    "upsert_bitmaps",
+    "upsert_daily",
+]
 
 EVENTS_CHUNK: Final = 128  # a power of two; 16 columns: 2048 parameters per statement
 INSTALLS_CHUNK: Final = 256  # a power of two; 5 columns
-DAILY_CHUNK: Final = 1024  # a power of two; 6 columns
+DAILY_CHUNK: Final = 1024  # a power of two; 6 or 7 columns
 _IDS_CHUNK: Final = 500
 
 _chain = itertools.chain.from_iterable
@@ -74,18 +82,20 @@ def _in_chunks(
     sql_for: Callable[[int], str],
     rows: Sequence[tuple[object, ...]],
     chunk: int,
-) -> None:
+) -> list[tuple[object, ...]]:
     # Statements hold `chunk` rows, then halves of it for the rest (64, 32, ...,
     # 1): a handful of distinct statements, compiled once and cached by
     # sqlite3, and at most log2(chunk) extra steps per call.
     start, left = 0, len(rows)
     size = chunk
+    returned: list[tuple[object, ...]] = []
     while left:
         while size > left:
             size //= 2
-        conn.execute(sql_for(size), list(_chain(rows[start : start + size])))
+        returned += conn.execute(sql_for(size), list(_chain(rows[start : start + size])))
         start += size
         left -= size
+    return returned
 
 
 def insert_events(conn: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -> None:
@@ -98,24 +108,52 @@ def insert_events(conn: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) 
 _INSTALL_COLUMNS: Final = ("app", "dimension", "day", "value", "install")
 
 
-def insert_installs(conn: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -> None:
-    """``INSERT OR IGNORE`` ``rollup_installs`` rows."""
-    sql_for = functools.partial(_insert_ignore_sql, "rollup_installs", _INSTALL_COLUMNS)
-    _in_chunks(conn, sql_for, rows, INSTALLS_CHUNK)
+@functools.cache
+def _insert_installs_sql(rows: int) -> str:
+    # RETURNING yields the rows actually inserted (not the ignored ones): the
+    # installs new to their bucket, the only ones that change counts and bitmaps.
+    return f"{_insert_ignore_sql('rollup_installs', _INSTALL_COLUMNS, rows)} RETURNING *"
+
+
+def insert_installs(conn: sqlite3.Connection, rows: Sequence[InstallRow]) -> list[InstallRow]:
+    """``INSERT OR IGNORE`` ``rollup_installs`` rows; return those that were new."""
+    return cast("list[InstallRow]", _in_chunks(conn, _insert_installs_sql, rows, INSTALLS_CHUNK))
 
 
 @functools.cache
 def _upsert_daily_sql(rows: int) -> str:
-    head = "INSERT INTO rollup_daily (app, dimension, day, value, events, amount) VALUES"
+    head = "INSERT INTO rollup_daily (app, dimension, day, value, events, amount, installs) VALUES"
     tail = (
         "ON CONFLICT (app, dimension, day, value) "
-        "DO UPDATE SET events = events + excluded.events, amount = amount + excluded.amount"
+        "DO UPDATE SET events = events + excluded.events, amount = amount + excluded.amount, "
+        "installs = installs + excluded.installs"
     )
-    return f"{head} {_values(6, rows)} {tail}"  # placeholders only
+    return f"{head} {_values(7, rows)} {tail}"  # placeholders only
+
+
+@functools.cache
+def _upsert_bitmaps_sql(table: str, period: str, rows: int) -> str:
+    return (
+        f"INSERT INTO {table} (app, dimension, {period}, value, chunk, bits) "  # noqa: S608  # fixed names
+        f"VALUES {_values(6, rows)} "
+        f"ON CONFLICT (app, dimension, {period}, value, chunk) "
+        "DO UPDATE SET bits = bit_or(bits, excluded.bits)"
+    )
+
+
+def upsert_bitmaps(
+    conn: sqlite3.Connection, weekly: bool, rows: Sequence[tuple[object, ...]]
+) -> None:
+    """OR ``(app, dimension, day or week, value, chunk, bits)`` rows into the bitmaps.
+
+    Keys must be distinct within one call.
+    """
+    table, period = ("rollup_bitmaps_weekly", "week") if weekly else ("rollup_bitmaps", "day")
+    _in_chunks(conn, functools.partial(_upsert_bitmaps_sql, table, period), rows, DAILY_CHUNK)
 
 
 def upsert_daily(conn: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -> None:
-    """Add ``(app, dimension, day, value, events, amount)`` rows to ``rollup_daily``.
+    """Add ``(app, dimension, day, value, events, amount, installs)`` rows to ``rollup_daily``.
 
     Keys must be distinct within one call (one statement must not update a
     row twice).

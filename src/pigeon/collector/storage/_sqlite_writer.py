@@ -24,6 +24,7 @@ from typing import Any, Final
 
 from pigeon.collector.storage._base import StoredEvent, WriteResult
 from pigeon.collector.storage._errors import StoreClosedError, StoreError
+from pigeon.collector.storage._sqlite_installs import record_apps, record_new_installs
 from pigeon.collector.storage._sqlite_rollups import BucketMemo, InstallCache, rollup_delta
 from pigeon.collector.storage._sqlite_statements import (
     existing_ids,
@@ -213,6 +214,7 @@ class Writer:
             conn.execute("COMMIT")
         except Exception as exc:
             _rollback(conn)
+            self._cache.clear()
             outcome = StoreError(f"store maintenance failed: {exc}")
         self._finish([job], [outcome])
 
@@ -233,11 +235,16 @@ class Writer:
             conn.execute("BEGIN IMMEDIATE")
             stored = _insert_new(conn, fresh)
             delta = rollup_delta((fresh[i] for i in stored), self._cache, self._buckets)
-            upsert_daily(conn, [(*key, n, amount) for key, (n, amount) in delta.daily.items()])
-            insert_installs(conn, delta.installs)
+            record_apps(conn, delta.apps, self._cache)
+            new = record_new_installs(conn, insert_installs(conn, delta.installs), self._cache)
+            upsert_daily(
+                conn,
+                [(*key, n, amount, new.get(key, 0)) for key, (n, amount) in delta.daily.items()],
+            )
             conn.execute("COMMIT")
         except Exception as exc:  # every waiting request must get an answer
             _rollback(conn)
+            self._cache.clear()  # it may hold ordinals and apps of the rolled back transaction
             error = StoreError(f"could not store the events: {exc}")
             self._finish(jobs, [error] * len(jobs))
             return

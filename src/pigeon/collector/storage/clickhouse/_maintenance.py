@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from pigeon.collector.storage._sqlite_rollups import install_key
+from pigeon.collector.storage._installs import install_key
 from pigeon.collector.storage.clickhouse._connection import Connection
 from pigeon.collector.storage.clickhouse._rows import as_date
 from pigeon.collector.storage.clickhouse._sql import SqlValue, identifier, literal, render

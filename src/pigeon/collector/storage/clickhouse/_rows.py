@@ -10,7 +10,7 @@ import msgspec
 
 from pigeon.collector.storage._base import StoredEvent, day_of
 from pigeon.collector.storage._dimensions import dimensions
-from pigeon.collector.storage._sqlite_rollups import install_key
+from pigeon.collector.storage._installs import install_key
 from pigeon.collector.storage.clickhouse._sql import SqlValue
 
 __all__ = ["MAX_DAY", "Buckets", "EventRow", "as_date", "buckets", "correction_rows", "event_row"]
