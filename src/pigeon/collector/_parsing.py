@@ -48,7 +48,17 @@ class _KeyProbe(msgspec.Struct):
 _decode_key_probe = msgspec.json.Decoder(_KeyProbe).decode
 
 
-def _bad_json(exc: msgspec.MsgspecError) -> ApiError:
+# What a decode may raise on hostile input: malformed JSON, bytes that are not UTF-8
+# inside strings, and nesting deeper than the interpreter's recursion limit.
+_DECODE_ERRORS = (msgspec.MsgspecError, UnicodeDecodeError, RecursionError)
+
+
+def _bad_json(exc: Exception) -> ApiError:
+    if isinstance(exc, UnicodeDecodeError):
+        return ApiError(400, "invalid_json", "the body is not UTF-8", [("body", "not UTF-8")])
+    if isinstance(exc, RecursionError):
+        reason = "nested too deeply"
+        return ApiError(400, "invalid_json", f"the body is {reason}", [("body", reason)])
     text = str(exc)
     if isinstance(exc, msgspec.ValidationError):
         message, _, where = text.partition(" - at `$")
@@ -67,7 +77,7 @@ def parse_segment_batch(body: bytes, pick: Pick, received_ms: int) -> Sorting:
     """``POST /v1/batch``: ``{"batch": [...], "sentAt", "writeKey", "context"}``."""
     try:
         envelope = _decode_segment_envelope(body)
-    except msgspec.MsgspecError as exc:
+    except _DECODE_ERRORS as exc:
         raise _bad_json(exc) from None
     if envelope.batch is None:
         raise ApiError(400, "invalid_body", "batch: required", [("batch", "required")])
@@ -77,7 +87,7 @@ def parse_segment_batch(body: bytes, pick: Pick, received_ms: int) -> Sorting:
     if max(map(len, batch), default=0) <= MAX_EVENT_BYTES:
         try:  # the fast path: every message well formed, decoded in one pass
             decoded = _decode_typed_batch(body).batch
-        except msgspec.ValidationError:
+        except (msgspec.ValidationError, UnicodeDecodeError, RecursionError):
             decoded = None  # judged one by one, refusals by index
     sent_at = decode_time_ms(envelope.sentAt)
     return sort_segment(
@@ -91,7 +101,7 @@ def parse_segment_track(body: bytes, pick: Pick, received_ms: int) -> Sorting:
         raise _event_too_large()
     try:
         envelope = _decode_segment_envelope(body)
-    except msgspec.MsgspecError as exc:
+    except _DECODE_ERRORS as exc:
         raise _bad_json(exc) from None
     validator = pick(envelope.writeKey, "writeKey")
     sent_at = decode_time_ms(envelope.sentAt)
@@ -102,7 +112,7 @@ def parse_posthog(body: bytes, pick: Pick, received_ms: int) -> Sorting:
     """PostHog capture: a batch, one event, or an array of events."""
     try:
         raws, body_key, sent_at, single = _posthog_parts(body)
-    except msgspec.MsgspecError as exc:
+    except _DECODE_ERRORS as exc:
         raise _bad_json(exc) from None
     validator = pick(body_key, "api_key")
     return sort_posthog(raws, validator, decode_time_ms(sent_at), received_ms, single=single)
@@ -128,7 +138,7 @@ def _posthog_parts(body: bytes) -> tuple[list[msgspec.Raw], str | None, msgspec.
 def _probe_key(raw: msgspec.Raw) -> str | None:
     try:
         probe = _decode_key_probe(raw)
-    except msgspec.MsgspecError:
+    except _DECODE_ERRORS:
         return None
     if probe.api_key or probe.token:
         return probe.api_key or probe.token

@@ -60,6 +60,10 @@ def _tune_interpreter() -> None:
     sys.setswitchinterval(0.001)
 
 
+MAX_CONNECTIONS = 4096
+"""Connections served at once; beyond it uvicorn answers 503 (see docs/collector.md)."""
+
+
 def bind(host: str, port: int) -> socket.socket:
     """A listening TCP socket on ``host:port`` (port 0: any free port).
 
@@ -135,6 +139,9 @@ def serve(
             lifespan="on",
             timeout_graceful_shutdown=GRACEFUL_SECONDS,
             timeout_keep_alive=15,
+            # uvicorn has no header-read timeout: bound the connections a slow or
+            # half-open client can hold, so they cannot use up file descriptors.
+            limit_concurrency=MAX_CONNECTIONS,
         )
     )
     server.run(sockets=[listener])
