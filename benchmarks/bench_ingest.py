@@ -335,6 +335,10 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=3, help="client processes")
     parser.add_argument("--floor-rows", type=int, default=200_000)
     args = parser.parse_args()
+    if args.store and args.store.startswith("clickhouse:"):
+        # Two collectors into ClickHouse against one into SQLite, in one run.
+        script = Path(__file__).with_name("bench_ingest_clickhouse.py")
+        return subprocess.call([sys.executable, str(script), "--store", args.store])
     workdir = Path(tempfile.mkdtemp(prefix="pigeon-bench-"))
     store_url = args.store or f"sqlite:///{workdir / 'bench.db'}"
     asyncio.run(count(store_url))  # creates the layout
