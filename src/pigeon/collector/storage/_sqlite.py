@@ -141,31 +141,26 @@ class SQLiteStore:
         self, app: str | None, dimension: str, first_day: int, last_day: int
     ) -> list[RollupRow]:
         """Per-day rows of one dimension (sorted by day, then value)."""
-        return await self._read(
-            functools.partial(
-                rollup,
-                app=app,
-                dimension=dimension,
-                first_day=first_day,
-                last_day=last_day,
-                per_day=True,
-            )
-        )
+        return await self._rollup(app, dimension, first_day, last_day, per_day=True)
 
     async def totals(
         self, app: str | None, dimension: str, first_day: int, last_day: int
     ) -> list[RollupRow]:
         """One row per value over the range (sorted by events, most first, then value)."""
-        return await self._read(
-            functools.partial(
-                rollup,
-                app=app,
-                dimension=dimension,
-                first_day=first_day,
-                last_day=last_day,
-                per_day=False,
-            )
+        return await self._rollup(app, dimension, first_day, last_day, per_day=False)
+
+    async def _rollup(
+        self, app: str | None, dimension: str, first_day: int, last_day: int, *, per_day: bool
+    ) -> list[RollupRow]:
+        query = functools.partial(
+            rollup,
+            app=app,
+            dimension=dimension,
+            first_day=first_day,
+            last_day=last_day,
+            per_day=per_day,
         )
+        return await self._read(query)
 
     async def apps(self) -> list[str]:
         """The apps that have data (rollups outlive raw events)."""

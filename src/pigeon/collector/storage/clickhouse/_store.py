@@ -232,21 +232,17 @@ class ClickHouseStore:
         self, app: str | None, dimension: str, first_day: int, last_day: int
     ) -> list[RollupRow]:
         """Per-day rows of one dimension (sorted by day, then value)."""
-        query = functools.partial(
-            read_rollup,
-            database=self.database,
-            app=app,
-            dimension=dimension,
-            first_day=first_day,
-            last_day=last_day,
-            per_day=True,
-        )
-        return await self._read(query, "read the rollups")
+        return await self._rollup(app, dimension, first_day, last_day, per_day=True)
 
     async def totals(
         self, app: str | None, dimension: str, first_day: int, last_day: int
     ) -> list[RollupRow]:
         """One row per value over the range (sorted by events, most first, then value)."""
+        return await self._rollup(app, dimension, first_day, last_day, per_day=False)
+
+    async def _rollup(
+        self, app: str | None, dimension: str, first_day: int, last_day: int, *, per_day: bool
+    ) -> list[RollupRow]:
         query = functools.partial(
             read_rollup,
             database=self.database,
@@ -254,7 +250,7 @@ class ClickHouseStore:
             dimension=dimension,
             first_day=first_day,
             last_day=last_day,
-            per_day=False,
+            per_day=per_day,
         )
         return await self._read(query, "read the rollups")
 
