@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from pigeon.catalog import PropertyValue
 
@@ -77,9 +77,11 @@ class WriteResult:
     duplicates: int
 
 
-@dataclass(frozen=True, slots=True)
-class RollupRow:
+class RollupRow(NamedTuple):
     """One bucket of one dimension.
+
+    A named tuple, not a dataclass: views read tens of thousands of rows and a
+    tuple is built several times faster.
 
     Attributes:
         day: the UTC day (``series``), or ``None`` (``totals`` over a range).

@@ -60,6 +60,10 @@ def _key_and_bits(_cursor: sqlite3.Cursor, row: tuple[object, ...]) -> tuple[obj
     return row[:-1], row[-1]
 
 
+def _rollup_row(_cursor: sqlite3.Cursor, row: tuple[int, str, int, int, int]) -> RollupRow:
+    return RollupRow(*row)
+
+
 def _range_parts(first_day: int, last_day: int) -> list[tuple[str, str, int, int]]:
     """Which bitmap rows cover ``first_day..last_day``: whole weeks, then edge days."""
     weeks = day_span_of_weeks(first_day, last_day)
@@ -88,19 +92,22 @@ def rollup(
     if not names or first_day > last_day:
         return []
     params = (*names, dimension, first_day, last_day)
-    if per_day and len(names) == 1:  # one row per key already: no GROUP BY (twice as fast)
-        sums = conn.execute(
+    if per_day and len(names) == 1:
+        # One row per key already: no GROUP BY, and the primary key's order is the
+        # answer's order, so rows are built straight from the cursor, unsorted.
+        cursor = conn.execute(
             "SELECT day, value, events, amount, installs FROM rollup_daily "
-            "WHERE app = ? AND dimension = ? AND day BETWEEN ? AND ?",
+            "WHERE app = ? AND dimension = ? AND day BETWEEN ? AND ? ORDER BY day, value",
             params,
-        ).fetchall()
-    else:
-        group = "day, value" if per_day else "value"
-        sums = conn.execute(
-            f"SELECT {group}, SUM(events), SUM(amount), SUM(installs) FROM rollup_daily "  # noqa: S608  # fixed SQL
-            f"WHERE {_where(names, 'day')} GROUP BY {group}",
-            params,
-        ).fetchall()
+        )
+        cursor.row_factory = _rollup_row
+        return cursor.fetchall()
+    group = "day, value" if per_day else "value"
+    sums = conn.execute(
+        f"SELECT {group}, SUM(events), SUM(amount), SUM(installs) FROM rollup_daily "  # noqa: S608  # fixed SQL
+        f"WHERE {_where(names, 'day')} GROUP BY {group}",
+        params,
+    ).fetchall()
     if not sums:
         return []
     if per_day:
