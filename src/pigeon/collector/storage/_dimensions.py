@@ -8,12 +8,20 @@ tables with these; the ClickHouse store's materialized views compute the same.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from typing import Final
 
 from pigeon.collector.storage._base import StoredEvent
 
-__all__ = ["AMOUNTS", "DIMENSIONS", "amount_of", "client_family", "dimensions", "language_of"]
+__all__ = [
+    "AMOUNTS",
+    "DIMENSIONS",
+    "amount_of",
+    "client_family",
+    "dimensions",
+    "language_of",
+    "signature",
+]
 
 DIMENSIONS = (
     "all",  # every event, value "": events per day and active installs
@@ -48,6 +56,27 @@ def amount_of(event: StoredEvent) -> int:
         return 0
     value = event.properties.get(spec[1])
     return value if type(value) is int else 0  # not a bool, not a float
+
+
+def signature(event: StoredEvent, *, without: str | None = None) -> Hashable:
+    """Everything :func:`dimensions` reads of ``event``: equal signatures, equal buckets.
+
+    Stores memoise buckets by it, so a batch of similar events computes them
+    once. ``without`` leaves one property out (an amount that a store reads per
+    event, see :data:`AMOUNTS`). Property types are part of it: ``True == 1``
+    in Python, yet ``records=True`` counts no records and ``records=1`` one.
+    If :func:`dimensions` ever reads another field, it must be added here.
+    """
+    props = event.properties
+    return (
+        event.event,
+        event.app_version,
+        event.python_version,
+        event.system,
+        event.machine,
+        event.library,
+        tuple([(k, type(v), v) for k, v in props.items() if k != without]) if props else (),
+    )
 
 
 def dimensions(event: StoredEvent) -> Iterator[tuple[str, str, int]]:

@@ -6,8 +6,8 @@ recently are not even sent (a bounded :class:`InstallCache`): the rollup cost
 stays a small fraction of the raw insert.
 
 Per event, the buckets come from :func:`dimensions`, memoised by the event's
-*signature* (every field it may read: all but the ids, the times and the
-amount's property, which is read per event: see ``AMOUNTS``). Events
+:func:`signature` without the amount's property, which is read per event
+(see ``AMOUNTS``). Events
 of one day with the same buckets form a group (amounts summed, installs
 collected), and only groups are expanded into rollup keys: the per-event
 cost is a couple of dictionary look-ups whatever the number of dimensions.
@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable
 
 from pigeon.collector.storage._base import MS_PER_DAY, StoredEvent
-from pigeon.collector.storage._dimensions import AMOUNTS, amount_of, dimensions
+from pigeon.collector.storage._dimensions import AMOUNTS, amount_of, dimensions, signature
 from pigeon.collector.storage._installs import install_key
 
 __all__ = [
@@ -98,30 +98,6 @@ class RollupDelta:
         self.install_hashes: list[int] = []
 
 
-def _signature(event: StoredEvent) -> Hashable:
-    # Everything `dimensions()` may look at: if a dimension ever reads another
-    # field, it must be added here (a test compares against a direct count).
-    props = event.properties
-    spec = AMOUNTS.get(event.event)
-    skip = spec[1] if spec is not None else None
-    return (
-        event.app,
-        event.event,
-        event.app_version,
-        event.python_version,
-        event.system,
-        event.release,
-        event.machine,
-        event.platform,
-        event.library,
-        event.catalog_version,
-        # The type too: True == 1 and hash(True) == hash(1), but dimensions()
-        # may tell them apart. The amount's property is left out (it changes
-        # no bucket, see AMOUNTS): rollup_delta reads it per event.
-        tuple([(k, type(v), v) for k, v in props.items() if k != skip]) if props else (),
-    )
-
-
 Buckets = tuple[tuple[str, str], ...]
 """The ``(dimension, value)`` pairs one event counts in."""
 
@@ -149,7 +125,8 @@ class BucketMemo:
         self._shared: dict[Buckets, Buckets] = {}
 
     def entry(self, event: StoredEvent) -> _Entry:
-        sig = _signature(event)
+        spec = AMOUNTS.get(event.event)
+        sig = signature(event, without=spec[1] if spec is not None else None)
         found = self._entries.get(sig)
         if found is None:
             if len(self._entries) >= self._capacity:

@@ -9,7 +9,7 @@ from typing import Final
 import msgspec
 
 from pigeon.collector.storage._base import StoredEvent, day_of
-from pigeon.collector.storage._dimensions import dimensions
+from pigeon.collector.storage._dimensions import dimensions, signature
 from pigeon.collector.storage._installs import install_key
 from pigeon.collector.storage.clickhouse._sql import SqlValue
 
@@ -46,26 +46,10 @@ def as_date(day: int) -> datetime.date:
     return date
 
 
-def _signature(event: StoredEvent) -> Hashable:
-    # Everything `dimensions()` reads; events sharing it share their buckets, so
-    # a batch of similar events computes them once. Property types are part of it:
-    # True == 1 in Python, yet `records=True` counts no records and `records=1` one.
-    props = event.properties
-    return (
-        event.event,
-        event.app_version,
-        event.python_version,
-        event.system,
-        event.machine,
-        event.library,
-        tuple((key, type(value), value) for key, value in props.items()) if props else (),
-    )
-
-
 def buckets(event: StoredEvent) -> Buckets:
     """The rollup buckets of ``event`` (see :func:`dimensions`)."""
-    signature = _signature(event)
-    cached = _buckets.get(signature)
+    key = signature(event)
+    cached = _buckets.get(key)
     if cached is not None:
         return cached
     found = list(dimensions(event))
@@ -76,7 +60,7 @@ def buckets(event: StoredEvent) -> Buckets:
     )
     if len(_buckets) >= _CACHE_MAX:
         _buckets.clear()
-    _buckets[signature] = result
+    _buckets[key] = result
     return result
 
 
