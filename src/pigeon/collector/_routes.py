@@ -20,25 +20,24 @@ async def healthz() -> Response:
     return json_response({"status": "ok", "version": __version__})
 
 
+def _json_object(description: str, **types: str) -> dict[str, object]:
+    """An OpenAPI response: a JSON object with these property types."""
+    properties = {name: {"type": kind} for name, kind in types.items()}
+    schema = {"type": "object", "properties": properties}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
 def ingest_router(ingestor: Ingestor) -> APIRouter:
     """The routes through which events come in (and installs are forgotten)."""
     router = APIRouter()
 
-    async def segment_batch(request: Request) -> Response:
-        return await ingestor.segment_batch(request)
-
-    async def segment_track(request: Request) -> Response:
-        return await ingestor.segment_track(request)
-
-    async def posthog_capture(request: Request) -> Response:
-        return await ingestor.posthog_capture(request)
-
+    # Declares the path parameter for the OpenAPI document; the ingestor reads the request.
     async def forget_install(request: Request, anonymous_id: str) -> Response:
         return await ingestor.forget(request)
 
     router.add_api_route(
         "/v1/batch",
-        segment_batch,
+        ingestor.segment_batch,
         methods=["POST"],
         tags=["ingest"],
         summary="Segment batch",
@@ -49,7 +48,7 @@ def ingest_router(ingestor: Ingestor) -> APIRouter:
     )
     router.add_api_route(
         "/v1/track",
-        segment_track,
+        ingestor.segment_track,
         methods=["POST"],
         tags=["ingest"],
         summary="Segment track",
@@ -61,7 +60,7 @@ def ingest_router(ingestor: Ingestor) -> APIRouter:
     for path in _POSTHOG_PATHS:
         router.add_api_route(
             path,
-            posthog_capture,
+            ingestor.posthog_capture,
             methods=["POST"],
             tags=["ingest"],
             summary=f"PostHog capture ({path})",
@@ -80,20 +79,7 @@ def ingest_router(ingestor: Ingestor) -> APIRouter:
         description="Delete one install's raw events and its distinct-install rows (the "
         "anonymous aggregate counts stay). Write key as HTTP Basic user name.",
         responses={
-            200: {
-                "description": "Deleted.",
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "properties": {
-                                "success": {"type": "boolean"},
-                                "deleted": {"type": "integer"},
-                            },
-                        }
-                    }
-                },
-            },
+            200: _json_object("Deleted.", success="boolean", deleted="integer"),
             **ERROR_RESPONSES,
         },
     )
@@ -103,21 +89,6 @@ def ingest_router(ingestor: Ingestor) -> APIRouter:
         methods=["GET"],
         tags=["health"],
         summary="Health",
-        responses={
-            200: {
-                "description": "The collector is up.",
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "properties": {
-                                "status": {"type": "string"},
-                                "version": {"type": "string"},
-                            },
-                        }
-                    }
-                },
-            }
-        },
+        responses={200: _json_object("The collector is up.", status="string", version="string")},
     )
     return router
