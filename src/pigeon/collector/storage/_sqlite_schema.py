@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 from pigeon.collector.storage._errors import StoreError
+from pigeon.collector.storage._raw import RAW_COLUMNS
 from pigeon.collector.storage._sqlite_bitmaps import register_functions
 
 __all__ = [
@@ -45,24 +46,7 @@ __all__ = [
 
 SCHEMA_VERSION: Final = "2"
 
-EVENT_COLUMNS: Final = (
-    "message_id",
-    "app",
-    "event",
-    "anonymous_id",
-    "timestamp_ms",
-    "received_ms",
-    "day",
-    "app_version",
-    "python_version",
-    "system",
-    "release",
-    "machine",
-    "platform",
-    "library",
-    "catalog_version",
-    "properties",
-)
+EVENT_COLUMNS: Final = RAW_COLUMNS
 """The columns of ``events``, in the order rows are bound."""
 
 SCHEMA: Final = (

@@ -16,9 +16,8 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Final, cast
 
-import msgspec
-
 from pigeon.collector.storage._base import MS_PER_DAY, StoredEvent
+from pigeon.collector.storage._raw import raw_values
 from pigeon.collector.storage._sqlite_rollups import InstallRow
 from pigeon.collector.storage._sqlite_schema import EVENT_COLUMNS
 
@@ -37,30 +36,11 @@ DAILY_CHUNK: Final = 1024  # a power of two; 6 or 7 columns
 _IDS_CHUNK: Final = 500
 
 _chain = itertools.chain.from_iterable
-_encode_json = msgspec.json.Encoder().encode
 
 
 def row_of(event: StoredEvent) -> tuple[object, ...]:
     """The ``events`` row of one event, in ``EVENT_COLUMNS`` order."""
-    props = event.properties
-    return (
-        event.message_id,
-        event.app,
-        event.event,
-        event.anonymous_id,
-        event.timestamp_ms,
-        event.received_ms,
-        event.timestamp_ms // MS_PER_DAY,
-        event.app_version,
-        event.python_version,
-        event.system,
-        event.release,
-        event.machine,
-        event.platform,
-        event.library,
-        event.catalog_version,
-        _encode_json(props).decode() if props else "{}",
-    )
+    return raw_values(event, event.timestamp_ms // MS_PER_DAY)
 
 
 @functools.cache

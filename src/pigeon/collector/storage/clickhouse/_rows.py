@@ -6,11 +6,10 @@ import datetime
 from collections.abc import Hashable
 from typing import Final
 
-import msgspec
-
 from pigeon.collector.storage._base import StoredEvent, day_of
 from pigeon.collector.storage._dimensions import dimensions, signature
 from pigeon.collector.storage._installs import install_key
+from pigeon.collector.storage._raw import raw_values
 from pigeon.collector.storage.clickhouse._sql import SqlValue
 
 __all__ = ["MAX_DAY", "Buckets", "EventRow", "as_date", "buckets", "correction_rows", "event_row"]
@@ -28,7 +27,6 @@ _EPOCH: Final = datetime.date(1970, 1, 1)
 _dates: dict[int, datetime.date] = {}
 _buckets: dict[Hashable, Buckets] = {}
 _CACHE_MAX: Final = 50_000
-_encode_json = msgspec.json.Encoder().encode
 
 
 def as_date(day: int) -> datetime.date:
@@ -67,24 +65,8 @@ def buckets(event: StoredEvent) -> Buckets:
 def event_row(event: StoredEvent) -> EventRow:
     """The ``events_input`` row of one event."""
     dims, values, amounts = buckets(event)
-    props = event.properties
     return (
-        event.message_id,
-        event.app,
-        event.event,
-        event.anonymous_id,
-        event.timestamp_ms,
-        event.received_ms,
-        as_date(day_of(event.timestamp_ms)),
-        event.app_version,
-        event.python_version,
-        event.system,
-        event.release,
-        event.machine,
-        event.platform,
-        event.library,
-        event.catalog_version,
-        _encode_json(props).decode() if props else "{}",
+        *raw_values(event, as_date(day_of(event.timestamp_ms))),
         install_key(event.anonymous_id),
         list(dims),
         list(values),

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from pigeon.collector.storage._raw import RAW_COLUMNS
 from pigeon.collector.storage.clickhouse._sql import identifier
 
 __all__ = [
@@ -53,22 +54,7 @@ __all__ = [
 ]
 
 EVENT_COLUMNS: Final = (
-    "message_id",
-    "app",
-    "event",
-    "anonymous_id",
-    "timestamp_ms",
-    "received_ms",
-    "day",
-    "app_version",
-    "python_version",
-    "system",
-    "release",
-    "machine",
-    "platform",
-    "library",
-    "catalog_version",
-    "properties",
+    *RAW_COLUMNS,
     "install",
     "bucket_dimensions",
     "bucket_values",
