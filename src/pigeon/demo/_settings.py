@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from pigeon._system import Runtime
+
 __all__ = [
     "APP_NAME",
     "DEFAULT_API_KEY",
@@ -47,14 +49,7 @@ DEFAULT_TELEMETRY_ENDPOINT: Final = "http://127.0.0.1:8642"
 TELEMETRY_WRITE_KEY: Final = "argilla-demo"
 """The app's built-in write key."""
 
-RUNTIME_FIELDS: Final = (
-    "python_version",
-    "system",
-    "release",
-    "sys_version",
-    "machine",
-    "platform",
-)
+RUNTIME_FIELDS: Final = tuple(Runtime.__annotations__)
 """The runtime facts a simulated install may report instead of this machine's."""
 
 API_KEY_VAR: Final = "ARGILLA_LOCAL_AUTH_DEFAULT_APIKEY"
