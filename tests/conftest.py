@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+import pigeon
 from pigeon._settings import CI_MARKERS, DO_NOT_TRACK
+from pigeon.testing import MemoryTransport
 
 pytest_plugins = ["tests._clickhouse"]
 
@@ -37,3 +40,14 @@ def clean_subprocess_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in telemetry_variables(os.environ)}
     env.update(extra)
     return env
+
+
+@pytest.fixture
+def telemetry(tmp_path: Path) -> Iterator[pigeon.Client]:
+    """An enabled ``argilla`` client whose batches stay in memory."""
+    client = pigeon.Client(
+        "argilla", "1.29.0", transport=MemoryTransport(), home=tmp_path / "telemetry-home"
+    )
+    assert client.enabled
+    yield client
+    client.shutdown(timeout=1.0)

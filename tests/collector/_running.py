@@ -6,6 +6,7 @@ import base64
 import http.client
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -14,10 +15,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pigeon._wire import uuid7
 from tests.conftest import clean_subprocess_env
 
 WRITE_KEY = "test-key"
 ADMIN_TOKEN = "test-admin-token"
+
+
+def segment_batch(install: str, size: int) -> tuple[list[str], bytes]:
+    """A Segment batch body of ``size`` fresh bulk-upload events, and their message ids."""
+    ids = [uuid7() for _ in range(size)]
+    messages = [
+        {"type": "track", "event": "LogRecordsRequested", "anonymousId": install, "messageId": mid,
+         "properties": {"task": "Text2Text", "records": 1}}
+        for mid in ids
+    ]  # fmt: skip
+    return ids, json.dumps({"batch": messages}).encode()
+
+
+def stored_message_ids(db: Path) -> list[str]:
+    """Every message id in a SQLite store's raw events (read-only, duplicates kept)."""
+    conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
+    try:
+        return [row[0] for row in conn.execute("SELECT message_id FROM events")]
+    finally:
+        conn.close()
 
 
 def basic(key: str) -> dict[str, str]:

@@ -5,32 +5,19 @@ from __future__ import annotations
 import json
 import signal
 import socket
-import sqlite3
 import threading
 import time
 from pathlib import Path
 
-from pigeon._wire import uuid7
-from tests.collector._running import WRITE_KEY, RunningCollector, basic, request
+from tests.collector._running import (
+    WRITE_KEY,
+    RunningCollector,
+    basic,
+    request,
+    segment_batch,
+    stored_message_ids,
+)
 from tests.collector.conftest import SyncStore
-
-
-def batch(size: int, install: str) -> tuple[list[str], bytes]:
-    ids = [uuid7() for _ in range(size)]
-    messages = [
-        {"type": "track", "event": "LogRecordsRequested", "anonymousId": install, "messageId": mid,
-         "properties": {"task": "Text2Text", "records": 1}}
-        for mid in ids
-    ]  # fmt: skip
-    return ids, json.dumps({"batch": messages}).encode()
-
-
-def stored_ids(db: Path) -> set[str]:
-    conn = sqlite3.connect(db)
-    try:
-        return {row[0] for row in conn.execute("SELECT message_id FROM events")}
-    finally:
-        conn.close()
 
 
 def test_sigkill_during_load_loses_no_acknowledged_event(tmp_path: Path) -> None:
@@ -43,7 +30,7 @@ def test_sigkill_during_load_loses_no_acknowledged_event(tmp_path: Path) -> None
 
     def load(worker: int) -> None:
         while not stop.is_set():
-            ids, body = batch(50, f"install-{worker}")
+            ids, body = segment_batch(f"install-{worker}", 50)
             try:
                 reply = request(collector.url, "POST", "/v1/batch", body, headers=basic(WRITE_KEY))
             except OSError:
@@ -72,9 +59,9 @@ def test_sigkill_during_load_loses_no_acknowledged_event(tmp_path: Path) -> None
             assert reader.count() >= len(acked)
         finally:
             reader.close()
-        missing = set(acked) - stored_ids(db)
+        missing = set(acked) - set(stored_message_ids(db))
         assert not missing, f"{len(missing)} acknowledged events lost"
-        _, body = batch(10, "after-restart")
+        _, body = segment_batch("after-restart", 10)
         assert restarted.request("POST", "/v1/batch", body, basic(WRITE_KEY)).json["accepted"] == 10
     finally:
         restarted.stop()
@@ -84,7 +71,7 @@ def test_sigterm_answers_the_request_in_flight_then_stops(tmp_path: Path) -> Non
     db = tmp_path / "data" / "pigeon.db"
     collector = RunningCollector.with_store(tmp_path, f"sqlite:///{db}")
     host, port = collector.url.removeprefix("http://").rsplit(":", 1)
-    ids, body = batch(25, "in-flight")
+    ids, body = segment_batch("in-flight", 25)
     head = (
         f"POST /v1/batch HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
         f"Authorization: {basic(WRITE_KEY)['Authorization']}\r\nContent-Length: {len(body)}\r\n"
@@ -124,7 +111,7 @@ def test_sigterm_answers_the_request_in_flight_then_stops(tmp_path: Path) -> Non
     assert collector.process.wait(timeout=60) in (0, -signal.SIGTERM)
     assert "stopped: every acknowledged event is committed" in collector.stdout
     assert "Traceback" not in collector.stderr
-    assert set(ids) <= stored_ids(db)
+    assert set(ids) <= set(stored_message_ids(db))
     assert (
         not db.with_name("pigeon.db-wal").exists()
         or db.with_name("pigeon.db-wal").stat().st_size == 0

@@ -8,41 +8,27 @@ and the rollups count each stored event once.
 from __future__ import annotations
 
 import http.client
-import json
 import resource
 import signal
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pigeon._wire import uuid7
-from tests.collector._running import WRITE_KEY, RunningCollector, basic, request
+from tests.collector._running import (
+    WRITE_KEY,
+    RunningCollector,
+    basic,
+    request,
+    segment_batch,
+    stored_message_ids,
+)
 from tests.collector.conftest import SyncStore
 from tests.hardening._probe import wait_until
 from tests.hardening.conftest import Record
 
 KILLS = 10
 BATCH = 40
-
-
-def make_batch(install: str, size: int = BATCH) -> tuple[list[str], bytes]:
-    ids = [uuid7() for _ in range(size)]
-    messages = [
-        {"type": "track", "event": "LogRecordsRequested", "anonymousId": install, "messageId": mid,
-         "properties": {"task": "Text2Text", "records": 1}}
-        for mid in ids
-    ]  # fmt: skip
-    return ids, json.dumps({"batch": messages}).encode()
-
-
-def stored_ids(db: Path) -> list[str]:
-    conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
-    try:
-        return [row[0] for row in conn.execute("SELECT message_id FROM events")]
-    finally:
-        conn.close()
 
 
 def counted_events(url: str) -> int:
@@ -82,7 +68,7 @@ class Senders:
         pending: tuple[list[str], bytes] | None = None
         while not self._stop.is_set():
             if pending is None:
-                pending = make_batch(f"install-{worker}")
+                pending = segment_batch(f"install-{worker}", BATCH)
             ids, body = pending
             self.attempts += 1
             try:
@@ -130,7 +116,7 @@ def test_repeated_sigkill_under_load_loses_and_duplicates_nothing(
     finally:
         senders.stop()
         collector.stop()
-    ids = stored_ids(db)
+    ids = stored_message_ids(db)
     missing = set(senders.acked) - set(ids)
     reliability.figures.update(
         {
@@ -160,7 +146,7 @@ def test_a_full_disk_is_a_503_and_nothing_acknowledged_is_lost(
     statuses: dict[int, int] = {}
     try:
         for n in range(3):
-            ids, body = make_batch(f"before-{n}")
+            ids, body = segment_batch(f"before-{n}", BATCH)
             assert collector.request("POST", "/v1/batch", body, basic(WRITE_KEY)).status == 200
             acked.extend(ids)
         # Python ignores SIGXFSZ: writes past the limit fail with EFBIG, as on a full disk.
@@ -169,7 +155,7 @@ def test_a_full_disk_is_a_503_and_nothing_acknowledged_is_lost(
         unlimited = resource.RLIM_INFINITY
         resource.prlimit(collector.process.pid, resource.RLIMIT_FSIZE, (limit, unlimited))
         for n in range(60):
-            ids, body = make_batch(f"full-{n}", 200)
+            ids, body = segment_batch(f"full-{n}", 200)
             reply = collector.request("POST", "/v1/batch", body, basic(WRITE_KEY))
             statuses[reply.status] = statuses.get(reply.status, 0) + 1
             if reply.status == 200:
@@ -196,7 +182,7 @@ def test_a_full_disk_is_a_503_and_nothing_acknowledged_is_lost(
             recovered += 1
     finally:
         collector.stop()
-    ids = stored_ids(db)
+    ids = stored_message_ids(db)
     reliability.figures.update(
         {"accepted_while_full": statuses.get(200, 0), "refused_503": len(refused),
          "recovered": recovered, "stored": len(ids)}
