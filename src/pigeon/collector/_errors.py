@@ -95,22 +95,14 @@ def _api_error(request: Request, exc: Exception) -> Response:
     return exc.response()
 
 
-def _too_deep(request: Request, exc: Exception) -> Response:
-    # The JSON decoder recurses once per nesting level: only a hostile body
-    # nests deep enough to exhaust the interpreter's stack.
-    reason = "the JSON is nested too deeply"
-    return ApiError(400, "invalid_json", reason, [("body", reason)]).response()
-
-
 def _internal_error(request: Request, exc: Exception) -> Response:
     # The server logs the traceback (never the request: no address, no body).
     return ApiError(500, "internal_error", "internal error").response()
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Make every error of ``app`` (404, 405, 400, 500, ApiError, too deep) a JSON body."""
+    """Make every error of ``app`` (404, 405, 400, 500, ApiError) a JSON body."""
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(ApiError, _api_error)
-    app.add_exception_handler(RecursionError, _too_deep)
     app.add_exception_handler(Exception, _internal_error)
