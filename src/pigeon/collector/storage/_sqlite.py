@@ -1,4 +1,4 @@
-"""The SQLite store: one file, one writer thread, reads on a read-only connection.
+"""The SQLite store: one file, one writer thread per process, reads on read-only connections.
 
 Writes go through :class:`~pigeon.collector.storage._sqlite_writer.Writer`
 (grouped transactions, committed before the caller's future completes). Reads
@@ -29,6 +29,7 @@ from pigeon.collector.storage._sqlite_schema import (
     connect_writer,
     parse_sqlite_url,
 )
+from pigeon.collector.storage._sqlite_shared import WriteLock
 from pigeon.collector.storage._sqlite_writer import Writer
 
 __all__ = ["SQLiteStore"]
@@ -73,7 +74,9 @@ class SQLiteStore:
         if read_only:
             connect_reader(location, check=True).close()  # a clear error now, not at first read
         else:
-            self._writer = Writer(functools.partial(connect_writer, location))
+            self._writer = Writer(
+                functools.partial(connect_writer, location), WriteLock(location.path)
+            )
         # Two readers: a view asks for totals and series at once, and SQLite
         # steps without the GIL, so one query's SQL overlaps the other's Python.
         self._reader = ThreadPoolExecutor(

@@ -14,6 +14,7 @@ from typing import Final
 
 from pigeon.collector.storage._sqlite_bitmaps import bit_position, to_blob, week_of
 from pigeon.collector.storage._sqlite_rollups import DailyKey, InstallCache, InstallRow
+from pigeon.collector.storage._sqlite_shared import bump_generation
 from pigeon.collector.storage._sqlite_statements import upsert_bitmaps
 
 __all__ = ["forget_install", "record_apps", "record_new_installs"]
@@ -41,13 +42,12 @@ def _ordinals_of(
         known.update(conn.execute(sql, part))
     fresh = [install for install in missing if install not in known]
     if fresh:
-        if cache.next_ordinal is None:
-            row = conn.execute("SELECT COALESCE(MAX(ordinal) + 1, 0) FROM install_ordinals")
-            cache.next_ordinal = int(row.fetchone()[0])
-        first = cache.next_ordinal
+        # Read inside the transaction every time: another process may have
+        # numbered installs since (an index look-up, only when installs are new).
+        row = conn.execute("SELECT COALESCE(MAX(ordinal) + 1, 0) FROM install_ordinals")
+        first = int(row.fetchone()[0])
         assigned = [(install, first + n) for n, install in enumerate(fresh)]
         conn.executemany("INSERT INTO install_ordinals (install, ordinal) VALUES (?, ?)", assigned)
-        cache.next_ordinal = first + len(fresh)
         known.update(assigned)
     return known
 
@@ -117,4 +117,7 @@ def forget_install(conn: sqlite3.Connection, app: str, install: int, cache: Inst
     ):
         # No app counts this install any more: its number goes too.
         conn.execute("DELETE FROM install_ordinals WHERE install = ?", (install,))
-    cache.clear()  # the cache may remember rows and ordinals that no longer exist
+    # Every writer's memories may hold rows and ordinals that no longer exist:
+    # ours is cleared now, other processes' at their next transaction.
+    cache.clear()
+    cache.generation = bump_generation(conn)

@@ -54,8 +54,8 @@ class InstallCache:
         self._max_ordinals = max_ordinals
         self.ordinals: dict[int, int] = {}
         """Install key -> ordinal, as in ``install_ordinals``."""
-        self.next_ordinal: int | None = None
-        """The next free ordinal, once read from the store."""
+        self.generation: int | None = None
+        """The store generation these memories belong to (see ``_sqlite_shared``)."""
         self.apps: set[str] = set()
         """Apps known to be in the ``apps`` table."""
 
@@ -81,7 +81,7 @@ class InstallCache:
         self._young.clear()
         self._old.clear()
         self.ordinals.clear()
-        self.next_ordinal = None
+        self.generation = None
         self.apps.clear()
 
 

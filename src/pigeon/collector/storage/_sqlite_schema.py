@@ -181,7 +181,7 @@ def connect_writer(location: SQLiteLocation) -> sqlite3.Connection:
         conn.execute(f"PRAGMA synchronous = {location.synchronous.upper()}")
         conn.execute("PRAGMA cache_size = -131072")  # 128 MiB: keeps the hot index pages
         conn.execute("PRAGMA temp_store = MEMORY")
-        conn.execute("PRAGMA wal_autocheckpoint = 4000")  # checkpoint every ~16 MB of WAL
+        conn.execute("PRAGMA wal_autocheckpoint = 16000")  # checkpoint every ~64 MB of WAL
         register_functions(conn)
         conn.execute("BEGIN IMMEDIATE")
         # The version is checked before creating anything: an old file is left as it was.

@@ -5,10 +5,13 @@ takes everything waiting in the queue at once, so concurrent requests share
 one transaction (one WAL commit), and completes their futures only after
 ``COMMIT`` returned: the HTTP 200 never precedes durability.
 
-Per group of writes: duplicates inside the group are dropped in Python; the
-raw rows go in with ``INSERT OR IGNORE`` under a savepoint, and only when some
-id was already stored (a retried batch) is the insert redone knowing which,
-so the rollups count each message id once.
+Per group of writes: duplicates inside the group are dropped in Python, and
+the rows and rollup deltas are prepared *before* the write lock is taken, so
+other processes writing the same store (``_sqlite_shared``) wait only for
+SQLite's own work. The raw rows go in with ``INSERT OR IGNORE`` under a
+savepoint, and only when some id was already stored (a retried batch) is the
+insert redone knowing which, and the rollups recomputed for the events
+actually stored: each message id is counted once.
 """
 
 from __future__ import annotations
@@ -25,7 +28,13 @@ from typing import Any, Final
 from pigeon.collector.storage._base import StoredEvent, WriteResult
 from pigeon.collector.storage._errors import StoreClosedError, StoreError
 from pigeon.collector.storage._sqlite_installs import record_apps, record_new_installs
-from pigeon.collector.storage._sqlite_rollups import BucketMemo, InstallCache, rollup_delta
+from pigeon.collector.storage._sqlite_rollups import (
+    BucketMemo,
+    InstallCache,
+    RollupDelta,
+    rollup_delta,
+)
+from pigeon.collector.storage._sqlite_shared import WriteLock, read_generation
 from pigeon.collector.storage._sqlite_statements import (
     existing_ids,
     insert_events,
@@ -77,12 +86,20 @@ def _settle(outcomes: list[tuple[asyncio.Future[Any], object]]) -> None:
 class Writer:
     """Owns the writing connection; runs every write and maintenance job in order."""
 
-    def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
+    def __init__(
+        self, connect: Callable[[], sqlite3.Connection], lock: WriteLock | None = None
+    ) -> None:
         """Start the thread and open the connection on it.
+
+        Args:
+            connect: opens the writing connection (called on the writer thread).
+            lock: taken around every transaction, when other processes may
+                write the same store.
 
         Raises:
             StoreError: the connection could not be opened (from ``connect``).
         """
+        self._lock = lock
         self._queue: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self._cache = InstallCache()
         self._buckets = BucketMemo()
@@ -142,6 +159,8 @@ class Writer:
             self._serve(conn)
         finally:
             conn.close()
+            if self._lock is not None:
+                self._lock.close()
 
     def _serve(self, conn: sqlite3.Connection) -> None:
         while True:
@@ -206,12 +225,26 @@ class Writer:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_settle, items)
 
+    def _transaction(self) -> contextlib.AbstractContextManager[None]:
+        return self._lock.held() if self._lock is not None else contextlib.nullcontext()
+
+    def _begin(self, conn: sqlite3.Connection) -> bool:
+        """Start a write transaction; True if the cache was dropped (another process forgot)."""
+        conn.execute("BEGIN IMMEDIATE")
+        generation = read_generation(conn)
+        if generation == self._cache.generation:
+            return False
+        self._cache.clear()
+        self._cache.generation = generation
+        return True
+
     def _run_call(self, conn: sqlite3.Connection, job: _Job) -> None:
         assert job.call is not None
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            outcome: object = job.call(conn, self._cache)
-            conn.execute("COMMIT")
+            with self._transaction():
+                self._begin(conn)
+                outcome: object = job.call(conn, self._cache)
+                conn.execute("COMMIT")
         except Exception as exc:
             _rollback(conn)
             self._cache.clear()
@@ -231,17 +264,23 @@ class Writer:
                 seen.add(event.message_id)
                 fresh.append(event)
                 owners.append(index)
+        rows = [row_of(event) for event in fresh]
+        # Assumes every event is new and the cache current: redone below if not.
+        delta: RollupDelta | None = rollup_delta(fresh, self._cache, self._buckets)
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            stored = _insert_new(conn, fresh)
-            delta = rollup_delta((fresh[i] for i in stored), self._cache, self._buckets)
-            record_apps(conn, delta.apps, self._cache)
-            new = record_new_installs(conn, insert_installs(conn, delta.installs), self._cache)
-            upsert_daily(
-                conn,
-                [(*key, n, amount, new.get(key, 0)) for key, (n, amount) in delta.daily.items()],
-            )
-            conn.execute("COMMIT")
+            with self._transaction():
+                if self._begin(conn):
+                    delta = None
+                stored = _insert_new(conn, fresh, rows)
+                if delta is None or len(stored) != len(fresh):
+                    delta = rollup_delta((fresh[i] for i in stored), self._cache, self._buckets)
+                record_apps(conn, delta.apps, self._cache)
+                new = record_new_installs(conn, insert_installs(conn, delta.installs), self._cache)
+                upsert_daily(
+                    conn,
+                    [(*k, n, amount, new.get(k, 0)) for k, (n, amount) in delta.daily.items()],
+                )
+                conn.execute("COMMIT")
         except Exception as exc:  # every waiting request must get an answer
             _rollback(conn)
             self._cache.clear()  # it may hold ordinals and apps of the rolled back transaction
@@ -259,11 +298,12 @@ class Writer:
         self._finish(jobs, results)
 
 
-def _insert_new(conn: sqlite3.Connection, events: list[StoredEvent]) -> Sequence[int]:
-    """Insert the events not stored yet; return their positions in ``events``."""
+def _insert_new(
+    conn: sqlite3.Connection, events: list[StoredEvent], rows: list[tuple[object, ...]]
+) -> Sequence[int]:
+    """Insert the events (as ``rows``) not stored yet; return their positions in ``events``."""
     if not events:
         return ()
-    rows = [row_of(event) for event in events]
     conn.execute("SAVEPOINT raw")
     before = conn.total_changes
     insert_events(conn, rows)
