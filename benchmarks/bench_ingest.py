@@ -89,18 +89,19 @@ def _body(install: int, version: str, rng: random.Random) -> bytes:
 
 
 def _client_main(
-    port: int, number: int, options: tuple[int, float], barrier: Any, results: Any
+    port: int, number: int, options: tuple[int, float, int], barrier: Any, results: Any
 ) -> None:
-    clients, seconds = options
-    results.put(run_client(port, number, clients, seconds, barrier))
+    clients, seconds, connections = options
+    results.put(run_client(port, number, (clients, seconds, connections), barrier))
 
 
 def run_client(
-    port: int, number: int, clients: int, seconds: float, barrier: Any
+    port: int, number: int, options: tuple[int, float, int], barrier: Any
 ) -> tuple[int, float]:
-    """Send pre-built batches for ``seconds`` over two connections; return (acked, elapsed)."""
+    """Send pre-built batches for ``seconds`` over keep-alive connections; (acked, elapsed)."""
+    clients, seconds, connections = options
     rng = random.Random(number)
-    per_client = int(seconds * 120_000 / clients / 100) + 10
+    per_client = int(seconds * 250_000 / clients / 100) + 10
     bodies = [
         _body(number * 1000 + rng.randrange(1000), f"1.{rng.randrange(30)}.0", rng)
         for _ in range(per_client)
@@ -111,7 +112,7 @@ def run_client(
         "Content-Encoding": "gzip",
     }
     next_body = itertools.count()
-    acked = [0, 0]
+    acked = [0] * connections
     barrier.wait(timeout=300)
     began = time.perf_counter()
     stop = began + seconds
@@ -129,7 +130,7 @@ def run_client(
                 acked[slot] += json.loads(payload)["accepted"]
         conn.close()
 
-    threads = [threading.Thread(target=send, args=(slot,)) for slot in range(2)]
+    threads = [threading.Thread(target=send, args=(slot,)) for slot in range(connections)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -240,11 +241,13 @@ def floor(path: Path, rows: int) -> float:
     return rows / elapsed
 
 
-def start_collector(store_url: str, workdir: Path) -> tuple[subprocess.Popen[str], int]:
+def start_collector(
+    store_url: str, workdir: Path, workers: int = 1
+) -> tuple[subprocess.Popen[str], int]:
     command = [
         sys.executable, "-m", "pigeon", "serve", "--port", "0", "--store", store_url,
         "--write-key", WRITE_KEY, "--rate-limit", "0", "--retention-days", "0",
-        "--admin-token", "bench-admin",
+        "--admin-token", "bench-admin", "--workers", str(workers),
     ]  # fmt: skip
     proc = subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
@@ -259,23 +262,43 @@ def start_collector(store_url: str, workdir: Path) -> tuple[subprocess.Popen[str
     raise RuntimeError("the collector did not start")
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (the collector's worker processes), from /proc."""
+    tree, index = [pid], 0
+    while index < len(tree):
+        current = tree[index]
+        try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            children = []
+        tree += [int(child) for child in children]
+        index += 1
+    return tree
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process used so far (robust to a busy machine)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time a process and its descendants used so far."""
+    total = 0.0
+    for member in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def peak_rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
+    """The peak RSS of a process and its descendants, summed (each one's own peak)."""
+    total = 0.0
+    for member in process_tree(pid):
+        try:
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    return total
 
 
 async def count(store_url: str) -> int:
@@ -296,7 +319,7 @@ def run_stage(args: argparse.Namespace, store_url: str, target: int, workdir: Pa
     else:
         floor_rate = None
     before = asyncio.run(count(store_url))
-    proc, port = start_collector(store_url, workdir)
+    proc, port = start_collector(store_url, workdir, args.workers)
     try:
         ctx = multiprocessing.get_context("spawn")
         barrier = ctx.Barrier(args.clients + 1)
@@ -304,7 +327,7 @@ def run_stage(args: argparse.Namespace, store_url: str, target: int, workdir: Pa
         workers = [
             ctx.Process(
                 target=_client_main,
-                args=(port, n, (args.clients, args.seconds), barrier, results),
+                args=(port, n, (args.clients, args.seconds, args.connections), barrier, results),
             )
             for n in range(args.clients)
         ]
@@ -333,7 +356,11 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=10_000_000, help="the second checkpoint")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each measurement")
     parser.add_argument("--clients", type=int, default=3, help="client processes")
+    parser.add_argument(
+        "--connections", type=int, default=8, help="concurrent connections per client process"
+    )
     parser.add_argument("--floor-rows", type=int, default=200_000)
+    parser.add_argument("--workers", type=int, default=2, help="collector worker processes")
     args = parser.parse_args()
     if args.store and args.store.startswith("clickhouse:"):
         # Two collectors into ClickHouse against one into SQLite, in one run.

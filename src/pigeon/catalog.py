@@ -117,6 +117,10 @@ class EventSpec:
         """Sample properties for this event (one valid value each)."""
         return {name: spec.sample() for name, spec in self.properties.items()}
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickle support (the read-only mapping itself cannot be pickled)."""
+        return (_event_spec, (self.name, self.purpose, dict(self.properties)))
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:
@@ -166,6 +170,11 @@ class Catalog:
     description: str
     events: Mapping[str, EventSpec]
     source: str = field(default="<memory>", compare=False)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickle support, so a collector config reaches worker processes."""
+        state = (self.name, self.version, self.description, dict(self.events), self.source)
+        return (_catalog, state)
 
     @classmethod
     def load(cls, name_or_path: str | os.PathLike[str]) -> Catalog:
@@ -248,6 +257,20 @@ class Catalog:
             else:
                 clean[prop.name] = checked
         return Validation(clean, dropped, tuple(problems))
+
+
+def _event_spec(name: str, purpose: str, properties: dict[str, PropertySpec]) -> EventSpec:
+    from types import MappingProxyType
+
+    return EventSpec(name, purpose, MappingProxyType(properties))
+
+
+def _catalog(
+    name: str, version: str, description: str, events: dict[str, EventSpec], source: str
+) -> Catalog:
+    from types import MappingProxyType
+
+    return Catalog(name, version, description, MappingProxyType(events), source)
 
 
 def available_catalogs() -> list[str]:

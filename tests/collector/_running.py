@@ -42,6 +42,20 @@ def stored_message_ids(db: Path) -> list[str]:
         conn.close()
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its live descendants (a collector's worker processes), from /proc."""
+    tree, index = [pid], 0
+    while index < len(tree):
+        current = tree[index]
+        try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            children = []
+        tree += [int(child) for child in children]
+        index += 1
+    return tree
+
+
 def basic(key: str) -> dict[str, str]:
     """The Authorization header carrying a write key as Basic user name."""
     return {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
 import socket
 import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.collector._running import (
     WRITE_KEY,
     RunningCollector,
     basic,
+    process_tree,
     request,
     segment_batch,
     stored_message_ids,
@@ -20,10 +25,12 @@ from tests.collector._running import (
 from tests.collector.conftest import SyncStore
 
 
-def test_sigkill_during_load_loses_no_acknowledged_event(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_sigkill_during_load_loses_no_acknowledged_event(tmp_path: Path, workers: str) -> None:
     db = tmp_path / "data" / "pigeon.db"
     url = f"sqlite:///{db}"
-    collector = RunningCollector.with_store(tmp_path / "first", url, "--rate-limit", "0")
+    options = ("--rate-limit", "0", "--workers", workers)
+    collector = RunningCollector.with_store(tmp_path / "first", url, *options)
     acked: list[str] = []
     lock = threading.Lock()
     stop = threading.Event()
@@ -39,20 +46,22 @@ def test_sigkill_during_load_loses_no_acknowledged_event(tmp_path: Path) -> None
                 with lock:
                     acked.extend(ids)
 
-    workers = [threading.Thread(target=load, args=(n,)) for n in range(6)]
-    for worker in workers:
-        worker.start()
+    loaders = [threading.Thread(target=load, args=(n,)) for n in range(6)]
+    for loader in loaders:
+        loader.start()
     deadline = time.monotonic() + 60
     while len(acked) < 3000 and time.monotonic() < deadline:  # well into the load
         time.sleep(0.01)
-    collector.process.send_signal(signal.SIGKILL)
+    for pid in process_tree(collector.process.pid):  # the supervisor and its workers at once
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     collector.process.wait(timeout=30)
     stop.set()
-    for worker in workers:
-        worker.join(timeout=60)
+    for loader in loaders:
+        loader.join(timeout=60)
     assert len(acked) >= 3000
     # Restart on the same store: it recovers the WAL and holds every acknowledged event.
-    restarted = RunningCollector.with_store(tmp_path / "second", url, "--rate-limit", "0")
+    restarted = RunningCollector.with_store(tmp_path / "second", url, *options)
     try:
         reader = SyncStore(url)
         try:

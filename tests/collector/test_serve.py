@@ -42,6 +42,8 @@ def post(collector: RunningCollector, key: str, event: str = "ServerStarted") ->
         (["--retention-days", "-1"], {}, "--retention-days: must be >= 0, got -1"),
         (["--min-installs", "0"], {}, "--min-installs: must be >= 1, got 0"),
         (["--rate-limit", "fast"], {}, "--rate-limit: expected a number, got 'fast'"),
+        (["--workers", "0"], {}, "--workers: must be between 1 and 64, got 0"),
+        ([], {"PIGEON_WORKERS": "many"}, "PIGEON_WORKERS: expected an integer, got 'many'"),
         (["--write-key", "=argilla"], {}, "--write-key: invalid write key '=argilla'"),
         (["--write-key", "k=no-such-catalog"], {}, "unknown catalog 'no-such-catalog'"),
         (["--write-key", "k=./missing.toml"], {}, "no catalog file at this path"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
+import pickle
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,21 @@ def test_catalog_is_read_only() -> None:
         ARGILLA.events["Injected"] = ARGILLA.events["ServerStarted"]  # type: ignore[index]
     with pytest.raises(TypeError):
         ARGILLA.events["TrainerUsage"].properties["x"] = None  # type: ignore[index]
+
+
+def test_a_pickled_catalog_is_equal_validates_alike_and_stays_read_only() -> None:
+    # Collector worker processes receive their catalogs pickled.
+    copy = pickle.loads(pickle.dumps(ARGILLA))
+    assert copy == ARGILLA
+    assert copy.source == ARGILLA.source
+    sample = {"task": "TextClassification", "records": 7, "dataset": "dropped"}
+    assert copy.validate("LogRecordsRequested", sample) == ARGILLA.validate(
+        "LogRecordsRequested", sample
+    )
+    with pytest.raises(TypeError):
+        copy.events["Injected"] = copy.events["ServerStarted"]
+    with pytest.raises(TypeError):
+        copy.events["TrainerUsage"].properties["x"] = None
 
 
 # -- loading ---------------------------------------------------------------------------

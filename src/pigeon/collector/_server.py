@@ -92,6 +92,7 @@ def serve(
     sock: socket.socket | None = None,
     on_started: Callable[[str], None] | None = None,
     on_stopped: Callable[[], None] | None = None,
+    workers: int = 1,
 ) -> bool:
     """Run the collector until SIGTERM or SIGINT; True when it started and stopped cleanly.
 
@@ -101,17 +102,37 @@ def serve(
         sock: a bound socket to serve on (default: bind ``config.host:config.port``).
         on_started: called with the base URL once requests are accepted.
         on_stopped: called once in-flight requests are answered and the store is closed.
+        workers: collector processes serving the socket (see ``_workers``); more
+            than one needs ``store=None``, each worker opening ``config.store_url``.
 
     Raises:
         OSError: the address cannot be bound.
+        ValueError: ``workers`` below 1, or a ``store`` object with several workers.
     """
-    import uvicorn
-
-    _tune_interpreter()
-
+    if workers < 1:
+        raise ValueError("workers must be >= 1")
+    if workers > 1 and store is not None:
+        raise ValueError("worker processes open their own stores: pass store=None")
     listener = sock if sock is not None else bind(config.host, config.port)
     host, port = listener.getsockname()[:2]
     url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    if workers > 1:
+        import logging.config
+
+        from pigeon.collector._workers import serve_workers
+
+        logging.config.dictConfig(LOG_CONFIG)
+        return serve_workers(
+            config,
+            workers,
+            listener,
+            on_started=(lambda: on_started(url)) if on_started is not None else None,
+            on_stopped=on_stopped,
+        )
+
+    import uvicorn
+
+    _tune_interpreter()
 
     class Server(uvicorn.Server):
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
