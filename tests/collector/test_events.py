@@ -8,19 +8,24 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pigeon.catalog import Catalog
+from pigeon.catalog import Catalog, PropertySpec
 from pigeon.collector._events import CatalogValidator, sort_posthog, sort_segment
 from pigeon.collector._messages import Context
 
 CATALOG = Catalog.load("argilla")
 NOW = 1_800_000_000_000  # 2027-01-15T08:00:00Z
 
+_ENUM_VALUES = sorted(
+    {v for e in CATALOG.events.values() for p in e.properties.values() for v in p.values}
+)
 _values = st.recursive(
     st.none()
     | st.booleans()
     | st.integers(-(2**70), 2**70)
     | st.floats(allow_nan=False)
-    | st.text(max_size=300),
+    | st.text(max_size=300)
+    | st.sampled_from(_ENUM_VALUES)  # accepted as they are: the validator's fast path
+    | st.text(alphabet="abcdef", min_size=200, max_size=1100),  # around every max_length
     lambda inner: (
         st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
     ),
@@ -46,15 +51,54 @@ _keys = st.sampled_from(
     event=st.sampled_from([*CATALOG.events, "Unknown"]),
     properties=st.none() | st.dictionaries(_keys, _values, max_size=5),
 )
-def test_the_memo_gives_the_catalogs_verdict(
+def test_the_fast_validator_gives_the_catalogs_verdict(
     event: str, properties: dict[str, object] | None
 ) -> None:
-    validator = CatalogValidator(CATALOG, capacity=4)
-    for _ in range(2):  # the second answer may come from the memo
-        assert validator.validate(event, properties) == CATALOG.validate(event, properties)
+    validator = CatalogValidator(CATALOG)
+    assert validator.validate(event, properties) == CATALOG.validate(event, properties)
 
 
-def test_the_memo_tells_true_and_1_and_1_0_apart() -> None:
+def _near(prop: PropertySpec) -> st.SearchStrategy[object]:
+    """Values of about the right kind for ``prop``, crowding its bounds."""
+    others = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+    if prop.type == "integer":
+        low, high = prop.minimum, prop.maximum
+        return st.integers(low - 2, low + 2) | st.integers(high - 2, high + 2) | others
+    if prop.type == "enum":
+        return st.sampled_from(sorted(prop.values)) | st.text(max_size=30) | others
+    if prop.type == "string":
+        size = prop.max_length
+        return (
+            st.text(alphabet="ab", min_size=size - 2, max_size=size + 2)
+            | st.text(alphabet="aé\ud800", min_size=size - 2, max_size=size + 2)
+            | st.text(max_size=20)
+            | others
+        )
+    return others
+
+
+@st.composite
+def _declared_event(draw: st.DrawFn) -> tuple[str, dict[str, object]]:
+    event = draw(st.sampled_from(sorted(CATALOG.events)))
+    properties: dict[str, object] = {}
+    for name, prop in CATALOG.events[event].properties.items():
+        if draw(st.booleans()):
+            properties[name] = draw(_near(prop))
+    if draw(st.integers(0, 9)) == 0:
+        properties["undeclared"] = draw(_values)
+    return event, properties
+
+
+@settings(max_examples=500, deadline=None)
+@given(case=_declared_event())
+def test_the_fast_validator_agrees_at_every_bound(case: tuple[str, dict[str, object]]) -> None:
+    event, properties = case
+    assert CatalogValidator(CATALOG).validate(event, properties) == CATALOG.validate(
+        event, properties
+    )
+
+
+def test_the_fast_validator_tells_true_and_1_and_1_0_apart() -> None:
     # Equal and with one hash in Python, but only 1 is an integer to the catalog.
     validator = CatalogValidator(CATALOG)
     event = "LogRecordsRequested"

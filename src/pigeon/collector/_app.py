@@ -11,10 +11,11 @@ from fastapi import FastAPI
 from pigeon._version import __version__
 from pigeon.collector._config import CollectorConfig
 from pigeon.collector._errors import install_error_handlers
+from pigeon.collector._fast_path import CollectorApp
 from pigeon.collector._ingest import Ingestor
 from pigeon.collector._read_api import read_router
 from pigeon.collector._retention import keep_retention
-from pigeon.collector._routes import ingest_router
+from pigeon.collector._routes import ingest_handlers, ingest_router
 from pigeon.collector.storage import Store, open_store
 
 __all__ = ["create_app"]
@@ -25,7 +26,7 @@ _DESCRIPTION = (
 )
 
 
-def create_app(config: CollectorConfig, *, store: Store | None = None) -> FastAPI:
+def create_app(config: CollectorConfig, *, store: Store | None = None) -> CollectorApp:
     """Build the collector app.
 
     The store (``store``, or the one ``config.store_url`` names) is opened when
@@ -57,7 +58,7 @@ def create_app(config: CollectorConfig, *, store: Store | None = None) -> FastAP
                 await asyncio.gather(retention, return_exceptions=True)
             await active.close()
 
-    app = FastAPI(
+    app = CollectorApp(
         title="pigeon collector",
         version=__version__,
         description=_DESCRIPTION,
@@ -70,6 +71,7 @@ def create_app(config: CollectorConfig, *, store: Store | None = None) -> FastAP
     app.state.store = store
     install_error_handlers(app)
     app.include_router(ingest_router(ingestor))
+    app.fast_routes = ingest_handlers(ingestor)
     # The reading side (dashboard, stats API, export) is mounted here.
     app.include_router(
         read_router(lambda: app.state.store, config.admin_token, config.min_installs)

@@ -12,14 +12,14 @@ An event without a timestamp is dated when it was received.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
 import msgspec
 
 from pigeon._wire import uuid7
-from pigeon.catalog import Catalog, Validation
+from pigeon.catalog import Catalog, PropertySpec, PropertyValue, Validation
 from pigeon.collector._config import MAX_EVENT_BYTES, MAX_ID_LENGTH
 from pigeon.collector._messages import (
     EMPTY_RAW,
@@ -51,43 +51,67 @@ _decode_segment = msgspec.json.Decoder(SegmentMessage).decode
 _decode_posthog = msgspec.json.Decoder(PostHogEvent).decode
 
 
-class CatalogValidator:
-    """:meth:`Catalog.validate` with a bounded memo of recent results.
+_ASK: Final = object()
+"""A fast check's answer when it cannot decide alone: the catalog decides."""
 
-    Validation is a pure function of the event name and its properties, and
-    clients repeat themselves (the same user agents, error codes, tasks), so
-    most events are judged by one dictionary look-up. Properties that cannot
-    be hashed (nested values, refused anyway) skip the memo.
+Check = Callable[[object], object]
+"""A property's fast check: the clean value, or :data:`_ASK`."""
+
+
+def _fast_check(prop: PropertySpec) -> Check:
+    """The common case of one property, decided with a type test and a comparison."""
+    if prop.type == "integer":
+        low, high = prop.minimum, prop.maximum
+        return lambda v: v if type(v) is int and low <= v <= high else _ASK
+    if prop.type == "boolean":
+        return lambda v: v if type(v) is bool else _ASK
+    if prop.type == "enum":
+        values = prop.values
+        return lambda v: v if type(v) is str and v in values else _ASK
+    limit = prop.max_length
+    return lambda v: v if type(v) is str and len(v) <= limit and v.isascii() else _ASK
+
+
+class CatalogValidator:
+    """:meth:`Catalog.validate`, with a fast path for the events it would accept unchanged.
+
+    Each declared property gets a check that settles the common case (a plain
+    value of the right type, in bounds, nothing to truncate or fall back to)
+    with a type test and a comparison. Anything else (undeclared properties,
+    a wrong type, a value to truncate, an enum fallback, an unknown event) is
+    left to the catalog, whose verdict is the reference.
     """
 
-    __slots__ = ("_capacity", "_memo", "app", "catalog")
+    __slots__ = ("_checks", "app", "catalog")
 
-    def __init__(self, catalog: Catalog, capacity: int = 8192) -> None:
-        """Validate against ``catalog``, remembering up to ``capacity`` results."""
+    def __init__(self, catalog: Catalog) -> None:
+        """Validate against ``catalog``."""
         self.catalog = catalog
         self.app = catalog.name
-        self._capacity = capacity
-        self._memo: dict[Hashable, Validation] = {}
+        self._checks: dict[str, dict[str, Check]] = {
+            name: {key: _fast_check(prop) for key, prop in spec.properties.items()}
+            for name, spec in catalog.events.items()
+        }
 
     def validate(self, event: str, properties: dict[str, object] | None) -> Validation:
         """The catalog's verdict on one event (see :meth:`Catalog.validate`)."""
-        # Types are part of the key: True == 1 == 1.0 with one hash, but the
-        # catalog accepts only the integer as an integer.
-        key = (
-            (event, tuple([(k, type(v), v) for k, v in properties.items()]))
-            if properties
-            else event
-        )
-        try:
-            found = self._memo.get(key)
-        except TypeError:  # an unhashable value: a nested object or array
+        checks = self._checks.get(event)
+        if checks is None or (properties is not None and type(properties) is not dict):
             return self.catalog.validate(event, properties)
-        if found is None:
-            found = self.catalog.validate(event, properties)
-            if len(self._memo) >= self._capacity:
-                self._memo.clear()
-            self._memo[key] = found
-        return found
+        clean: dict[str, PropertyValue] = {}
+        if properties:
+            for key, value in properties.items():
+                check = checks.get(key)
+                if check is None:
+                    return self.catalog.validate(event, properties)
+                if value is None:
+                    clean[key] = None
+                    continue
+                checked = check(value)
+                if checked is _ASK:
+                    return self.catalog.validate(event, properties)
+                clean[key] = checked  # type: ignore[assignment]  # the check returned it as is
+        return Validation(clean)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -10,7 +12,7 @@ from pigeon.collector._errors import json_response
 from pigeon.collector._ingest import Ingestor
 from pigeon.collector._openapi import ERROR_RESPONSES, INGEST_RESPONSES, request_body
 
-__all__ = ["ingest_router"]
+__all__ = ["Handler", "ingest_handlers", "ingest_router"]
 
 _POSTHOG_PATHS = ("/batch/", "/capture/", "/e/", "/i/v0/e/")
 
@@ -27,9 +29,24 @@ def _json_object(description: str, **types: str) -> dict[str, object]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+Handler = Callable[[Request], Awaitable[Response]]
+"""An ingestion endpoint: the request in, the response out (errors raised as ApiError)."""
+
+
+def ingest_handlers(ingestor: Ingestor) -> dict[str, Handler]:
+    """``POST`` path -> handler of every ingestion route (also served by ``CollectorApp``)."""
+    handlers: dict[str, Handler] = {
+        "/v1/batch": ingestor.segment_batch,
+        "/v1/track": ingestor.segment_track,
+    }
+    handlers.update(dict.fromkeys(_POSTHOG_PATHS, ingestor.posthog_capture))
+    return handlers
+
+
 def ingest_router(ingestor: Ingestor) -> APIRouter:
     """The routes through which events come in (and installs are forgotten)."""
     router = APIRouter()
+    handlers = ingest_handlers(ingestor)
 
     # Declares the path parameter for the OpenAPI document; the ingestor reads the request.
     async def forget_install(request: Request, anonymous_id: str) -> Response:
@@ -37,7 +54,7 @@ def ingest_router(ingestor: Ingestor) -> APIRouter:
 
     router.add_api_route(
         "/v1/batch",
-        ingestor.segment_batch,
+        handlers["/v1/batch"],
         methods=["POST"],
         tags=["ingest"],
         summary="Segment batch",
@@ -48,7 +65,7 @@ def ingest_router(ingestor: Ingestor) -> APIRouter:
     )
     router.add_api_route(
         "/v1/track",
-        ingestor.segment_track,
+        handlers["/v1/track"],
         methods=["POST"],
         tags=["ingest"],
         summary="Segment track",
@@ -60,7 +77,7 @@ def ingest_router(ingestor: Ingestor) -> APIRouter:
     for path in _POSTHOG_PATHS:
         router.add_api_route(
             path,
-            ingestor.posthog_capture,
+            handlers[path],
             methods=["POST"],
             tags=["ingest"],
             summary=f"PostHog capture ({path})",
