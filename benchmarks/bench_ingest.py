@@ -97,8 +97,11 @@ def _client_main(
 
 def run_client(
     port: int, number: int, options: tuple[int, float, int], barrier: Any
-) -> tuple[int, float]:
-    """Send pre-built batches for ``seconds`` over keep-alive connections; (acked, elapsed)."""
+) -> tuple[int, float, float]:
+    """Send pre-built batches for ``seconds`` over keep-alive connections.
+
+    Returns (events acknowledged, seconds elapsed, CPU seconds this load generator used).
+    """
     clients, seconds, connections = options
     rng = random.Random(number)
     per_client = int(seconds * 250_000 / clients / 100) + 10
@@ -115,6 +118,7 @@ def run_client(
     acked = [0] * connections
     barrier.wait(timeout=300)
     began = time.perf_counter()
+    cpu_began = time.process_time()
     stop = began + seconds
 
     def send(slot: int) -> None:
@@ -135,7 +139,7 @@ def run_client(
         thread.start()
     for thread in threads:
         thread.join()
-    return sum(acked), time.perf_counter() - began
+    return sum(acked), time.perf_counter() - began, time.process_time() - cpu_began
 
 
 @dataclass
@@ -147,6 +151,8 @@ class Stage:
     acked: int
     verified: bool
     cpu_us: float  # the collector's CPU time per acknowledged event
+    collector_cores: float  # CPU cores the collector kept busy, on average
+    load_cores: float  # ... and the load generators
 
 
 def prefill(path: Path, target: int) -> float:
@@ -341,13 +347,18 @@ def run_stage(args: argparse.Namespace, store_url: str, target: int, workdir: Pa
             worker.join(timeout=60)
         acked = sum(r[0] for r in outcomes)
         elapsed = max(r[1] for r in outcomes)
+        load_cores = sum(r[2] for r in outcomes) / elapsed
         rss = peak_rss_mb(proc.pid)
     finally:
         proc.terminate()
         proc.wait(timeout=120)
     after = asyncio.run(count(store_url))
     cpu_us = cpu / acked * 1e6 if acked else float("nan")
-    return Stage(after, acked / elapsed, floor_rate, rss, acked, after == before + acked, cpu_us)
+    complete = after == before + acked
+    rate = acked / elapsed
+    return Stage(
+        after, rate, floor_rate, rss, acked, complete, cpu_us, cpu / elapsed, load_cores
+    )
 
 
 def main() -> int:
@@ -378,7 +389,8 @@ def main() -> int:
             print(
                 f"  collector: {stage.rate:,.0f} events/s ({stage.acked:,} acknowledged), "
                 f"{stage.cpu_us:.1f} µs CPU/event, peak RSS {stage.rss_mb:.0f} MB, "
-                f"store complete: {stage.verified}",
+                f"store complete: {stage.verified}; cores busy: collector "
+                f"{stage.collector_cores:.2f}, load generators {stage.load_cores:.2f}",
                 flush=True,
             )
     finally:
