@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
 from pathlib import Path
 
+import httpx
+
 from tests.collector._running import (
+    ADMIN_TOKEN,
     WRITE_KEY,
     RunningCollector,
     basic,
@@ -118,3 +122,27 @@ def test_workers_stop_by_themselves_when_the_supervisor_is_killed(tmp_path: Path
     collector.process.wait(timeout=30)
     wait_for(lambda: not any(alive(pid) for pid in pids), "the orphaned workers to stop")
     assert set(ids) <= set(stored_message_ids(db))
+
+
+def test_a_dashboard_logout_holds_in_every_worker(tmp_path: Path) -> None:
+    collector, _ = start(tmp_path)
+    try:
+        with httpx.Client(base_url=collector.url, timeout=30) as browser:
+            page = browser.get("/")
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+            assert csrf is not None
+            form = {"csrf": csrf.group(1), "token": ADMIN_TOKEN}
+            assert browser.post("/login", data=form).status_code == 303
+            session = browser.cookies["pigeon_session"]
+            page = browser.get("/")
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+            assert csrf is not None
+            assert browser.post("/logout", data={"csrf": csrf.group(1)}).status_code == 303
+        # The stolen cookie, replayed on new connections (spread over both workers).
+        for _ in range(12):
+            with httpx.Client(
+                base_url=collector.url, cookies={"pigeon_session": session}, timeout=30
+            ) as replay:
+                assert replay.get("/api/v1/stats/overview").status_code == 401
+    finally:
+        assert collector.stop() == 0

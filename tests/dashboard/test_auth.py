@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -253,3 +254,23 @@ def test_static_files_are_served_without_login(client: ReadClient) -> None:
 )
 def test_only_shipped_static_files_are_served(client: ReadClient, name: str) -> None:
     assert client.get(f"/dashboard/static/{name}").status_code == 404
+
+
+def test_a_logout_noted_in_a_shared_directory_holds_in_every_process(tmp_path: Path) -> None:
+    # Worker processes of one collector share the directory (see --workers).
+    now = [1_000_000.0]
+    first = AdminAuth("token", clock=lambda: now[0], revocations_dir=tmp_path)
+    second = AdminAuth("token", clock=lambda: now[0], revocations_dir=tmp_path)
+    ended, kept = first.new_session(), first.new_session()
+    assert second._session_id(ended) is not None
+    first.revoke(ended)
+    assert second._session_id(ended) is None
+    assert second._session_id(kept) is not None
+    notes = list(tmp_path.iterdir())
+    assert len(notes) == 1
+    assert ended.split(".")[0] not in notes[0].name  # a hash, never the session id
+    # Once the session has expired anyway, the next logout clears its note.
+    now[0] += _auth.SESSION_SECONDS + 1
+    later = second.new_session()
+    second.revoke(later)
+    assert [n.name.partition("-")[0] for n in tmp_path.iterdir()] == [later.split(".")[1]]

@@ -74,6 +74,11 @@ def create_app(config: CollectorConfig, *, store: Store | None = None) -> Collec
     app.fast_routes = ingest_handlers(ingestor)
     # The reading side (dashboard, stats API, export) is mounted here.
     app.include_router(
-        read_router(lambda: app.state.store, config.admin_token, config.min_installs)
+        read_router(
+            lambda: app.state.store,
+            config.admin_token,
+            config.min_installs,
+            revocations_dir=config.revocations_dir,
+        )
     )
     return app

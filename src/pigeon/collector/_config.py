@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Final
 
 from pigeon.catalog import Catalog
@@ -62,6 +63,9 @@ class CollectorConfig:
         max_pending_events: events accepted but not committed yet, across
             requests; beyond it requests are answered 503 with ``Retry-After``.
         max_concurrent_requests: ingestion requests handled at once; beyond it 503.
+        revocations_dir: where logged-out dashboard sessions are noted, so that
+            every process serving this collector refuses them (``--workers``
+            sets a private one); ``None`` keeps them in this process's memory.
     """
 
     write_keys: Mapping[str, Catalog] = field(default_factory=dict)
@@ -74,6 +78,7 @@ class CollectorConfig:
     port: int = DEFAULT_PORT
     max_pending_events: int = 100_000
     max_concurrent_requests: int = 1024
+    revocations_dir: Path | None = None
 
     def __post_init__(self) -> None:
         """Refuse values that cannot work."""

@@ -14,6 +14,7 @@ session), and the dashboard (``GET /``, ``POST /login``, ``POST /logout``,
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -125,6 +126,7 @@ def read_router(
     min_installs: int = 5,
     *,
     today: Callable[[], int] = today_utc,
+    revocations_dir: FilePath | None = None,
 ) -> APIRouter:
     """The stats API, export and dashboard routes.
 
@@ -133,10 +135,11 @@ def read_router(
         admin_token: the token that unlocks reading (Bearer or dashboard login).
         min_installs: the k-anonymity threshold (``--min-installs``).
         today: today's UTC day number (tests pin it).
+        revocations_dir: shared notes of logged-out sessions (see ``AdminAuth``).
     """
     if min_installs < 1:
         raise ValueError("min_installs must be at least 1")
-    auth = AdminAuth(admin_token)
+    auth = AdminAuth(admin_token, revocations_dir=revocations_dir)
     router = APIRouter()
     router.include_router(dashboard_router(auth, min_installs))
     unauthorized = (

@@ -25,9 +25,11 @@ import multiprocessing.connection
 import os
 import signal
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Final
 
 from pigeon.collector._config import CollectorConfig
@@ -197,8 +199,11 @@ def serve_workers(
     Returns True when every worker started and, at the end, stopped cleanly
     (its requests answered and its events committed).
     """
-    supervisor = _Supervisor(config, workers, listener)
-    started = supervisor.run(on_started or (lambda: None))
+    with tempfile.TemporaryDirectory(prefix="pigeon-sessions-") as shared:
+        if config.revocations_dir is None:  # a logout in one worker holds in all
+            config = dataclasses.replace(config, revocations_dir=Path(shared))
+        supervisor = _Supervisor(config, workers, listener)
+        started = supervisor.run(on_started or (lambda: None))
     if started and supervisor.clean and on_stopped is not None:
         on_stopped()
     return started and supervisor.clean

@@ -15,6 +15,7 @@ import hmac
 import secrets
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from starlette.requests import Request
 
@@ -45,15 +46,27 @@ def same_token(given: str, expected: str) -> bool:
 class AdminAuth:
     """Checks the admin token and issues, verifies and revokes session cookies."""
 
-    def __init__(self, admin_token: str, clock: Callable[[], float] = time.time) -> None:
-        """Guard reads with ``admin_token``; an empty token lets nobody in."""
+    def __init__(
+        self,
+        admin_token: str,
+        clock: Callable[[], float] = time.time,
+        *,
+        revocations_dir: Path | None = None,
+    ) -> None:
+        """Guard reads with ``admin_token``; an empty token lets nobody in.
+
+        ``revocations_dir`` (shared by the processes of one collector) notes
+        logged-out sessions as empty files named by a hash of the session id,
+        so that a logout in one worker process holds in every other.
+        """
         self._token = admin_token
         self._key = hmac.new(
             admin_token.encode("utf-8"), b"pigeon dashboard session v1", hashlib.sha256
         ).digest()
         self._clock = clock
-        # Logged-out session ids until they expire anyway (one process; best effort).
+        # Logged-out session ids until they expire anyway (this process).
         self._revoked: dict[str, float] = {}
+        self._shared = revocations_dir
 
     def token_matches(self, given: str) -> bool:
         """Whether ``given`` is the admin token."""
@@ -79,7 +92,14 @@ class AdminAuth:
             return None
         if int(expires) <= self._clock() or session_id in self._revoked:
             return None
+        if self._shared is not None and self._note(session_id, expires).exists():
+            return None
         return session_id
+
+    def _note(self, session_id: str, expires: str) -> Path:
+        assert self._shared is not None
+        digest = hashlib.sha256(session_id.encode("ascii")).hexdigest()[:32]
+        return self._shared / f"{expires}-{digest}"
 
     def revoke(self, value: str) -> None:
         """End the session of cookie ``value`` (logout)."""
@@ -87,8 +107,15 @@ class AdminAuth:
         if session_id is None:
             return
         now = self._clock()
+        expires = value.split(".")[1]
         self._revoked = {k: v for k, v in self._revoked.items() if v > now}
-        self._revoked[session_id] = int(value.split(".")[1])
+        self._revoked[session_id] = int(expires)
+        if self._shared is not None:
+            self._note(session_id, expires).touch(mode=0o600)
+            for note in self._shared.iterdir():  # notes of sessions expired anyway
+                stamp = note.name.partition("-")[0]
+                if stamp.isdigit() and int(stamp) <= now:
+                    note.unlink(missing_ok=True)
 
     def new_csrf(self) -> str:
         """A CSRF token this collector issued: ``nonce.signature``.
