@@ -356,9 +356,7 @@ def run_stage(args: argparse.Namespace, store_url: str, target: int, workdir: Pa
     cpu_us = cpu / acked * 1e6 if acked else float("nan")
     complete = after == before + acked
     rate = acked / elapsed
-    return Stage(
-        after, rate, floor_rate, rss, acked, complete, cpu_us, cpu / elapsed, load_cores
-    )
+    return Stage(after, rate, floor_rate, rss, acked, complete, cpu_us, cpu / elapsed, load_cores)
 
 
 def main() -> int:

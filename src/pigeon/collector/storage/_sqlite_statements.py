@@ -30,7 +30,7 @@ __all__ = [
     "upsert_daily",
 ]
 
-EVENTS_CHUNK: Final = 128  # a power of two; 16 columns: 2048 parameters per statement
+EVENTS_CHUNK: Final = 1024  # a power of two; 16 columns: 16384 parameters per statement
 INSTALLS_CHUNK: Final = 256  # a power of two; 5 columns
 DAILY_CHUNK: Final = 1024  # a power of two; 6 or 7 columns
 _IDS_CHUNK: Final = 500
