@@ -12,14 +12,14 @@ An event without a timestamp is dated when it was received.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
 import msgspec
 
 from pigeon._wire import uuid7
-from pigeon.catalog import Catalog, PropertySpec, PropertyValue, Validation
+from pigeon.catalog import Catalog
 from pigeon.collector._config import MAX_EVENT_BYTES, MAX_ID_LENGTH
 from pigeon.collector._messages import (
     EMPTY_RAW,
@@ -35,7 +35,6 @@ from pigeon.collector.storage import StoredEvent
 __all__ = [
     "EARLIEST_MS",
     "FUTURE_MS",
-    "CatalogValidator",
     "Rejection",
     "Sorting",
     "sort_posthog",
@@ -49,69 +48,6 @@ FUTURE_MS: Final = 86_400_000
 
 _decode_segment = msgspec.json.Decoder(SegmentMessage).decode
 _decode_posthog = msgspec.json.Decoder(PostHogEvent).decode
-
-
-_ASK: Final = object()
-"""A fast check's answer when it cannot decide alone: the catalog decides."""
-
-Check = Callable[[object], object]
-"""A property's fast check: the clean value, or :data:`_ASK`."""
-
-
-def _fast_check(prop: PropertySpec) -> Check:
-    """The common case of one property, decided with a type test and a comparison."""
-    if prop.type == "integer":
-        low, high = prop.minimum, prop.maximum
-        return lambda v: v if type(v) is int and low <= v <= high else _ASK
-    if prop.type == "boolean":
-        return lambda v: v if type(v) is bool else _ASK
-    if prop.type == "enum":
-        values = prop.values
-        return lambda v: v if type(v) is str and v in values else _ASK
-    limit = prop.max_length
-    return lambda v: v if type(v) is str and len(v) <= limit and v.isascii() else _ASK
-
-
-class CatalogValidator:
-    """:meth:`Catalog.validate`, with a fast path for the events it would accept unchanged.
-
-    Each declared property gets a check that settles the common case (a plain
-    value of the right type, in bounds, nothing to truncate or fall back to)
-    with a type test and a comparison. Anything else (undeclared properties,
-    a wrong type, a value to truncate, an enum fallback, an unknown event) is
-    left to the catalog, whose verdict is the reference.
-    """
-
-    __slots__ = ("_checks", "app", "catalog")
-
-    def __init__(self, catalog: Catalog) -> None:
-        """Validate against ``catalog``."""
-        self.catalog = catalog
-        self.app = catalog.name
-        self._checks: dict[str, dict[str, Check]] = {
-            name: {key: _fast_check(prop) for key, prop in spec.properties.items()}
-            for name, spec in catalog.events.items()
-        }
-
-    def validate(self, event: str, properties: dict[str, object] | None) -> Validation:
-        """The catalog's verdict on one event (see :meth:`Catalog.validate`)."""
-        checks = self._checks.get(event)
-        if checks is None or (properties is not None and type(properties) is not dict):
-            return self.catalog.validate(event, properties)
-        clean: dict[str, PropertyValue] = {}
-        if properties:
-            for key, value in properties.items():
-                check = checks.get(key)
-                if check is None:
-                    return self.catalog.validate(event, properties)
-                if value is None:
-                    clean[key] = None
-                    continue
-                checked = check(value)
-                if checked is _ASK:
-                    return self.catalog.validate(event, properties)
-                clean[key] = checked  # type: ignore[assignment]  # the check returned it as is
-        return Validation(clean)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,13 +92,11 @@ def _install_id(value: str | int | None) -> str:
 class _Judge:
     """The checks every message of one request goes through."""
 
-    __slots__ = ("app", "received_ms", "sent_at_ms", "sorting", "validator")
+    __slots__ = ("app", "catalog", "received_ms", "sent_at_ms", "sorting")
 
-    def __init__(
-        self, validator: CatalogValidator, sent_at_ms: int | None, received_ms: int
-    ) -> None:
-        self.validator = validator
-        self.app = validator.app
+    def __init__(self, catalog: Catalog, sent_at_ms: int | None, received_ms: int) -> None:
+        self.catalog = catalog
+        self.app = catalog.name
         self.sent_at_ms = sent_at_ms
         self.received_ms = received_ms
         self.sorting = Sorting()
@@ -198,7 +132,7 @@ class _Judge:
         if event is None:
             self.sorting.rejected.append(Rejection(index, "event", "required"))
             return
-        result = self.validator.validate(event, properties)
+        result = self.catalog.validate(event, properties)
         if result.problems:
             first, *others = result.problems
             reason = "; ".join([first.reason, *(f"{p.path}: {p.reason}" for p in others)])
@@ -234,7 +168,7 @@ def _too_large(index: int, path: str) -> Rejection:
 
 def sort_segment(
     raws: Sequence[msgspec.Raw],
-    validator: CatalogValidator,
+    catalog: Catalog,
     sent_at_ms: int | None,
     received_ms: int,
     *,
@@ -248,7 +182,7 @@ def sort_segment(
     path, when the whole batch is well formed); without it each raw message
     is decoded on its own and a malformed one is refused by index.
     """
-    judge = _Judge(validator, sent_at_ms, received_ms)
+    judge = _Judge(catalog, sent_at_ms, received_ms)
     judge.sorting.single = single
     rejected = judge.sorting.rejected
     accept = judge.accept
@@ -284,14 +218,14 @@ def sort_segment(
 
 def sort_posthog(
     raws: Sequence[msgspec.Raw],
-    validator: CatalogValidator,
+    catalog: Catalog,
     sent_at_ms: int | None,
     received_ms: int,
     *,
     single: bool = False,
 ) -> Sorting:
     """Judge PostHog capture events."""
-    judge = _Judge(validator, sent_at_ms, received_ms)
+    judge = _Judge(catalog, sent_at_ms, received_ms)
     judge.sorting.single = single
     rejected = judge.sorting.rejected
     for index, raw in enumerate(raws):

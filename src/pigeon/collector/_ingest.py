@@ -21,7 +21,7 @@ from pigeon.catalog import Catalog
 from pigeon.collector._body import read_body
 from pigeon.collector._config import MAX_EVENT_BYTES, MAX_ID_LENGTH, CollectorConfig
 from pigeon.collector._errors import ApiError, json_response
-from pigeon.collector._events import CatalogValidator, Sorting
+from pigeon.collector._events import Sorting
 from pigeon.collector._parsing import (
     Pick,
     parse_posthog,
@@ -88,11 +88,6 @@ class Ingestor:
     def __init__(self, config: CollectorConfig) -> None:
         """Prepare for ``config``; the store is attached when the app starts."""
         self.write_keys: Mapping[str, Catalog] = dict(config.write_keys)
-        shared: dict[int, CatalogValidator] = {}
-        self._validators = {
-            key: shared.setdefault(id(catalog), CatalogValidator(catalog))
-            for key, catalog in self.write_keys.items()
-        }
         self.store: Store | None = None
         self._limiter = RateLimiter(config.rate_limit) if config.rate_limit > 0 else None
         self._max_pending = config.max_pending_events
@@ -125,11 +120,11 @@ class Ingestor:
             )
         return self.store
 
-    def _validator(self, key: str | None, path: str) -> CatalogValidator:
-        validator = self._validators.get(key) if key else None
-        if validator is None:
+    def _catalog(self, key: str | None, path: str) -> Catalog:
+        catalog = self.write_keys.get(key) if key else None
+        if catalog is None:
             raise _unknown_key(path)
-        return validator
+        return catalog
 
     async def _store(self, sorting: Sorting) -> Response:
         single = sorting.single
@@ -171,10 +166,10 @@ class Ingestor:
                 raise _unknown_key("headers.authorization")
             body = await read_body(request)
             received_ms = int(time.time() * 1000)
-            header = self._validators.get(header_key) if header_key else None
+            header = self.write_keys.get(header_key) if header_key else None
 
-            def pick(body_key: str | None, path: str) -> CatalogValidator:
-                return header if header is not None else self._validator(body_key, path)
+            def pick(body_key: str | None, path: str) -> Catalog:
+                return header if header is not None else self._catalog(body_key, path)
 
             return await self._store(parse(body, pick, received_ms))
         finally:
@@ -197,7 +192,7 @@ class Ingestor:
     async def forget(self, request: Request) -> Response:
         """``DELETE /v1/installs/{anonymous_id}``."""
         self._admit(request)
-        app = self._validator(_header_key(request), "headers.authorization").app
+        app = self._catalog(_header_key(request), "headers.authorization").name
         anonymous_id = request.path_params["anonymous_id"]
         if not anonymous_id or len(anonymous_id) > MAX_ID_LENGTH:
             raise ApiError(

@@ -11,9 +11,10 @@ from collections.abc import Callable
 
 import msgspec
 
+from pigeon.catalog import Catalog
 from pigeon.collector._config import MAX_EVENT_BYTES
 from pigeon.collector._errors import ApiError
-from pigeon.collector._events import CatalogValidator, Sorting, sort_posthog, sort_segment
+from pigeon.collector._events import Sorting, sort_posthog, sort_segment
 from pigeon.collector._messages import (
     EMPTY_RAW,
     PostHogEnvelope,
@@ -24,8 +25,8 @@ from pigeon.collector._messages import (
 
 __all__ = ["Pick", "parse_posthog", "parse_segment_batch", "parse_segment_track"]
 
-Pick = Callable[[str | None, str], CatalogValidator]
-"""``pick(body_key, path)``: the validator of the request's write key (401 if unknown)."""
+Pick = Callable[[str | None, str], Catalog]
+"""``pick(body_key, path)``: the catalog of the request's write key (401 if unknown)."""
 
 _decode_segment_envelope = msgspec.json.Decoder(SegmentEnvelope).decode
 _decode_posthog_envelope = msgspec.json.Decoder(PostHogEnvelope).decode
@@ -80,7 +81,7 @@ def parse_segment_batch(body: bytes, pick: Pick, received_ms: int) -> Sorting:
         raise _bad_json(exc) from None
     if envelope.batch is None:
         raise ApiError(400, "invalid_body", "batch: required", [("batch", "required")])
-    validator = pick(envelope.writeKey, "writeKey")
+    catalog = pick(envelope.writeKey, "writeKey")
     batch = envelope.batch
     decoded = None
     if max(map(len, batch), default=0) <= MAX_EVENT_BYTES:
@@ -90,7 +91,7 @@ def parse_segment_batch(body: bytes, pick: Pick, received_ms: int) -> Sorting:
             decoded = None  # judged one by one, refusals by index
     sent_at = decode_time_ms(envelope.sentAt)
     return sort_segment(
-        batch, validator, sent_at, received_ms, default_context=envelope.context, decoded=decoded
+        batch, catalog, sent_at, received_ms, default_context=envelope.context, decoded=decoded
     )
 
 
@@ -102,9 +103,9 @@ def parse_segment_track(body: bytes, pick: Pick, received_ms: int) -> Sorting:
         envelope = _decode_segment_envelope(body)
     except _DECODE_ERRORS as exc:
         raise _bad_json(exc) from None
-    validator = pick(envelope.writeKey, "writeKey")
+    catalog = pick(envelope.writeKey, "writeKey")
     sent_at = decode_time_ms(envelope.sentAt)
-    return sort_segment([msgspec.Raw(body)], validator, sent_at, received_ms, single=True)
+    return sort_segment([msgspec.Raw(body)], catalog, sent_at, received_ms, single=True)
 
 
 def parse_posthog(body: bytes, pick: Pick, received_ms: int) -> Sorting:
@@ -113,8 +114,8 @@ def parse_posthog(body: bytes, pick: Pick, received_ms: int) -> Sorting:
         raws, body_key, sent_at, single = _posthog_parts(body)
     except _DECODE_ERRORS as exc:
         raise _bad_json(exc) from None
-    validator = pick(body_key, "api_key")
-    return sort_posthog(raws, validator, decode_time_ms(sent_at), received_ms, single=single)
+    catalog = pick(body_key, "api_key")
+    return sort_posthog(raws, catalog, decode_time_ms(sent_at), received_ms, single=single)
 
 
 def _posthog_parts(body: bytes) -> tuple[list[msgspec.Raw], str | None, msgspec.Raw, bool]:
