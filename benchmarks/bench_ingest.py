@@ -49,6 +49,12 @@ from pigeon.collector.storage import StoredEvent, open_store
 from pigeon.collector.storage._sqlite_schema import EVENT_COLUMNS, parse_sqlite_url
 from pigeon.collector.storage._sqlite_statements import row_of
 
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: the test helpers live beside benchmarks/
+    sys.path.insert(0, str(ROOT))
+
+from tests.collector._running import process_tree  # noqa: E402
+
 MS_PER_DAY = 86_400_000
 WRITE_KEY = "bench-key"
 _TASKS = ("TextClassification", "TokenClassification", "Text2Text")
@@ -266,20 +272,6 @@ def start_collector(
             return proc, int(line.split("listening on http://", 1)[1].split()[0].rsplit(":", 1)[1])
     proc.kill()
     raise RuntimeError("the collector did not start")
-
-
-def process_tree(pid: int) -> list[int]:
-    """``pid`` and its descendants (the collector's worker processes), from /proc."""
-    tree, index = [pid], 0
-    while index < len(tree):
-        current = tree[index]
-        try:
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-        except OSError:
-            children = []
-        tree += [int(child) for child in children]
-        index += 1
-    return tree
 
 
 def cpu_seconds(pid: int) -> float:

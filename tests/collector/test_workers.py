@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -21,6 +19,8 @@ from tests.collector._running import (
     segment_batch,
     stored_message_ids,
 )
+from tests.dashboard._client import csrf_of
+from tests.demo.processes import wait_for
 
 
 def worker_pids(collector: RunningCollector) -> list[int]:
@@ -43,15 +43,6 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return status != "Z"
-
-
-def wait_for(condition: object, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def start(tmp_path: Path, workers: int = 2) -> tuple[RunningCollector, Path]:
@@ -101,7 +92,7 @@ def test_a_worker_that_dies_is_replaced(tmp_path: Path) -> None:
     try:
         first, second = worker_pids(collector)
         os.kill(first, signal.SIGKILL)
-        wait_for(lambda: "is serving again" in collector.stderr, "a new worker")
+        wait_for(lambda: "is serving again" in collector.stderr, 30, "a new worker")
         assert "exited with -9: starting a new one" in collector.stderr
         replacement = [pid for pid in worker_pids(collector) if pid != second]
         assert len(replacement) == 1
@@ -120,7 +111,7 @@ def test_workers_stop_by_themselves_when_the_supervisor_is_killed(tmp_path: Path
     assert collector.request("POST", "/v1/batch", body, basic(WRITE_KEY)).status == 200
     collector.process.send_signal(signal.SIGKILL)
     collector.process.wait(timeout=30)
-    wait_for(lambda: not any(alive(pid) for pid in pids), "the orphaned workers to stop")
+    wait_for(lambda: not any(alive(pid) for pid in pids), 30, "the orphaned workers to stop")
     assert set(ids) <= set(stored_message_ids(db))
 
 
@@ -128,16 +119,11 @@ def test_a_dashboard_logout_holds_in_every_worker(tmp_path: Path) -> None:
     collector, _ = start(tmp_path)
     try:
         with httpx.Client(base_url=collector.url, timeout=30) as browser:
-            page = browser.get("/")
-            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
-            assert csrf is not None
-            form = {"csrf": csrf.group(1), "token": ADMIN_TOKEN}
+            form = {"csrf": csrf_of(browser.get("/")), "token": ADMIN_TOKEN}
             assert browser.post("/login", data=form).status_code == 303
             session = browser.cookies["pigeon_session"]
-            page = browser.get("/")
-            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
-            assert csrf is not None
-            assert browser.post("/logout", data={"csrf": csrf.group(1)}).status_code == 303
+            logout = {"csrf": csrf_of(browser.get("/"))}
+            assert browser.post("/logout", data=logout).status_code == 303
         # The stolen cookie, replayed on new connections (spread over both workers).
         for _ in range(12):
             with httpx.Client(

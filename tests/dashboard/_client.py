@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any
 
 import httpx
@@ -12,6 +13,13 @@ from fastapi import FastAPI
 from pigeon.collector._read_api import read_router
 from pigeon.collector.storage._base import Store
 from tests.dashboard._data import ADMIN_TOKEN, TODAY
+
+
+def csrf_of(page: httpx.Response) -> str:
+    """The CSRF token of the form on a dashboard page."""
+    match = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert match, page.text
+    return match.group(1)
 
 
 class ReadClient:

@@ -13,16 +13,10 @@ import pytest
 from pigeon.collector.dashboard import _auth
 from pigeon.collector.dashboard._auth import AdminAuth
 from pigeon.collector.storage._base import Store
-from tests.dashboard._client import ReadClient
+from tests.dashboard._client import ReadClient, csrf_of
 from tests.dashboard._data import ADMIN_TOKEN, AUTH
 
 PROTECTED = ["/api/v1/stats", "/api/v1/stats/overview", "/api/v1/stats/errors", "/api/v1/export"]
-
-
-def csrf_of(page: httpx.Response) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert match, page.text
-    return match.group(1)
 
 
 def login(client: ReadClient, token: str = ADMIN_TOKEN, **headers: str) -> httpx.Response:
