@@ -29,6 +29,27 @@ def _json_object(description: str, **types: str) -> dict[str, object]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+_INGEST_DOCS: dict[str, tuple[str, str, str]] = {
+    "/v1/batch": (
+        "Segment batch",
+        "Segment HTTP Tracking API batch (what pigeon's SDK sends). Write key as HTTP Basic "
+        "user name or `writeKey` in the body. Answered after the commit.",
+        "segment_batch",
+    ),
+    "/v1/track": (
+        "Segment track",
+        "One Segment track message. Write key as HTTP Basic user name or `writeKey` in the body.",
+        "segment_track",
+    ),
+}
+"""Path -> (summary, description, request body schema) of the OpenAPI document."""
+_POSTHOG_DOC = (
+    "PostHog capture",
+    "PostHog capture API: a batch, one event or an array of events; `api_key` in the body. "
+    "gzip as Content-Encoding or `?compression=gzip-js`.",
+    "posthog",
+)
+
 Handler = Callable[[Request], Awaitable[Response]]
 """An ingestion endpoint: the request in, the response out (errors raised as ApiError)."""
 
@@ -46,46 +67,26 @@ def ingest_handlers(ingestor: Ingestor) -> dict[str, Handler]:
 def ingest_router(ingestor: Ingestor) -> APIRouter:
     """The routes through which events come in (and installs are forgotten)."""
     router = APIRouter()
-    handlers = ingest_handlers(ingestor)
 
     # Declares the path parameter for the OpenAPI document; the ingestor reads the request.
     async def forget_install(request: Request, anonymous_id: str) -> Response:
         return await ingestor.forget(request)
 
-    router.add_api_route(
-        "/v1/batch",
-        handlers["/v1/batch"],
-        methods=["POST"],
-        tags=["ingest"],
-        summary="Segment batch",
-        description="Segment HTTP Tracking API batch (what pigeon's SDK sends). Write key "
-        "as HTTP Basic user name or `writeKey` in the body. Answered after the commit.",
-        openapi_extra=request_body("segment_batch"),
-        responses=INGEST_RESPONSES,
-    )
-    router.add_api_route(
-        "/v1/track",
-        handlers["/v1/track"],
-        methods=["POST"],
-        tags=["ingest"],
-        summary="Segment track",
-        description="One Segment track message. Write key as HTTP Basic user name or "
-        "`writeKey` in the body.",
-        openapi_extra=request_body("segment_track"),
-        responses=INGEST_RESPONSES,
-    )
-    for path in _POSTHOG_PATHS:
+    for path, handler in ingest_handlers(ingestor).items():
+        summary, description, body = _INGEST_DOCS.get(path, _POSTHOG_DOC)
+        posthog = path in _POSTHOG_PATHS
         router.add_api_route(
             path,
-            handlers[path],
+            handler,
             methods=["POST"],
             tags=["ingest"],
-            summary=f"PostHog capture ({path})",
-            description="PostHog capture API: a batch, one event or an array of events; "
-            "`api_key` in the body. gzip as Content-Encoding or `?compression=gzip-js`.",
-            openapi_extra=request_body("posthog"),
+            summary=f"{summary} ({path})" if posthog else summary,
+            description=description,
+            openapi_extra=request_body(body),
             responses=INGEST_RESPONSES,
-            operation_id=f"posthog_capture_{path.strip('/').replace('/', '_')}",
+            operation_id=f"posthog_capture_{path.strip('/').replace('/', '_')}"
+            if posthog
+            else None,
         )
     router.add_api_route(
         "/v1/installs/{anonymous_id}",
