@@ -230,10 +230,12 @@ def test_a_retried_batch_is_stored_and_counted_once(collector: RunningCollector)
 def test_clock_skew_is_corrected_with_sent_at_and_absurd_times_are_refused(
     collector: RunningCollector,
 ) -> None:
-    ahead = NOW + datetime.timedelta(hours=5)  # the client's clock is 5 hours fast
+    # The module's NOW is taken at import, which may be minutes before this test runs.
+    now = datetime.datetime.now(datetime.UTC)
+    ahead = now + datetime.timedelta(hours=5)  # the client's clock is 5 hours fast
     skewed = track(timestamp=iso(ahead - datetime.timedelta(minutes=10)))
     too_old = track(timestamp="2012-01-01T00:00:00Z")
-    future = track(timestamp=iso(NOW + datetime.timedelta(days=3)))
+    future = track(timestamp=iso(now + datetime.timedelta(days=3)))
     not_a_time = track(timestamp="yesterday")
     reply = collector.post(
         "/v1/batch", {"batch": [skewed, too_old], "sentAt": iso(ahead)}, basic(WRITE_KEY)
@@ -243,7 +245,7 @@ def test_clock_skew_is_corrected_with_sent_at_and_absurd_times_are_refused(
     ]
     row = stored(collector, skewed["messageId"])
     assert row is not None
-    expected = (NOW - datetime.timedelta(minutes=10)).timestamp() * 1000
+    expected = (now - datetime.timedelta(minutes=10)).timestamp() * 1000
     assert abs(row["timestamp_ms"] - expected) < 60_000  # minus the network and test time
     reply = collector.post("/v1/batch", {"batch": [future, not_a_time]}, basic(WRITE_KEY))
     body = assert_error(reply, 400, "invalid_events")
