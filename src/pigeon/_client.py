@@ -6,6 +6,12 @@ a no-op function. When enabled, ``track`` is a closure that appends one tuple
 to a bounded deque: validation, enrichment, encoding and I/O all happen on the
 sender thread (``pigeon._sender``), which starts on the first event.
 
+Fork safety starts here: an enabled client imports, on the caller's thread,
+every module its sender thread will use (the pipeline, the HTTP transport,
+and what those import lazily). A process that forks while a thread is in
+the middle of an import leaves its child a half-initialised module that no
+later import can repair, so the sender thread must never import anything.
+
 Delivery guarantees, in short: events are sent in batches within a few
 seconds; a batch that fails for a transient reason is retried with the same
 message ids (the collector de-duplicates, so an event is stored at most once);
@@ -141,11 +147,12 @@ class Client:
         if identity.created and not self.settings.in_ci:
             _first_run_notice(self)
         if transport is None:
-            transport = (
-                DebugTransport()
-                if self.settings.debug
-                else _lazy_http(self.settings.endpoint, self.settings.write_key)
-            )
+            if self.settings.debug:
+                transport = DebugTransport()
+            else:
+                from pigeon._http import HTTPTransport
+
+                transport = HTTPTransport(self.settings.endpoint, self.settings.write_key)
         self._pipeline = Pipeline(
             app=app,
             app_version=version,
@@ -397,18 +404,6 @@ def _first_run_notice(client: Client) -> None:
         f"Run `pigeon preview --app {client.app}` to see exactly what is sent. "
         f"To opt out, set {prefix}_ENABLE_TELEMETRY=0 or DO_NOT_TRACK=1.\n"
     )
-
-
-def _lazy_http(endpoint: str, write_key: str) -> Transport:
-    """The HTTP transport, imported when the first batch leaves (off the import path)."""
-    from pigeon._transports import LazyTransport
-
-    def build() -> Transport:
-        from pigeon._http import HTTPTransport
-
-        return HTTPTransport(endpoint, write_key)
-
-    return LazyTransport(build)
 
 
 def live_clients() -> list[Client]:

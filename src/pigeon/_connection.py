@@ -160,8 +160,12 @@ class Connection:
                 pass
 
     def after_fork(self) -> None:
-        """Drop the parent's socket without shutting it down (the parent still uses it)."""
-        self._sock = None
+        """Let go of the parent's socket: close this process's copy, never shut it down.
+
+        ``close`` only drops the child's reference to the connection (the parent
+        keeps using it); ``shutdown`` would end it for both.
+        """
+        self.close()
         self.resolver.after_fork()
 
     def _open(self, deadline: float) -> socket.socket:

@@ -1,9 +1,9 @@
 """The HTTP transport: gzip-compressed Segment-style batches to a pigeon collector.
 
 ``POST {endpoint}/v1/batch`` with the write key as the HTTP Basic user name
-and an empty password, over one keep-alive connection. Imported on the sender
-thread when the first batch leaves, so that ``import pigeon`` never loads
-``socket``, ``ssl`` or ``zlib``.
+and an empty password, over one keep-alive connection. Imported when an
+enabled client is built, on the caller's thread (never at ``import pigeon``,
+never on the sender thread: see ``pigeon._client``).
 
 Outcomes (a :class:`~pigeon._transports.Delivery`): 2xx delivered (events the
 collector lists as ``rejected`` are counted); network errors, timeouts, 429
@@ -13,11 +13,13 @@ and 5xx retried later, honouring ``Retry-After``; any other status dropped.
 from __future__ import annotations
 
 import base64
+import json
 import math
 import time
 import zlib
 from collections.abc import Callable
 from datetime import UTC
+from email.utils import parsedate_to_datetime
 
 from pigeon._connection import Connection, Exchange, RequestError
 from pigeon._endpoint import Endpoint, parse_endpoint
@@ -138,8 +140,6 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     try:
         seconds = float(value)
     except ValueError:
-        from email.utils import parsedate_to_datetime
-
         try:
             when = parsedate_to_datetime(value)
             if when.tzinfo is None:  # "-0000": UTC, whatever the host's zone
@@ -160,8 +160,6 @@ def _count_rejected(body: bytes) -> int:
     """How many events a 200 answer lists under ``rejected`` (0 when it lists none)."""
     if b'"rejected"' not in body:
         return 0
-    import json
-
     try:
         rejected = json.loads(body).get("rejected")
     except (ValueError, AttributeError):
@@ -173,8 +171,6 @@ def _error_message(body: bytes) -> str:
     """The collector's ``code`` and ``message``, for the one warning of each failure kind."""
     if not body.startswith(b"{"):
         return ""
-    import json
-
     try:
         data = json.loads(body)
     except ValueError:

@@ -1,16 +1,21 @@
 """From a tracked item to a wire message: validate, enrich, encode.
 
-Runs on the sender thread (or synchronously under ``pigeon.testing``), never on
-the caller's: loading the catalog (``tomllib``), computing the system context
-(``platform``) and encoding all happen here, always before anything leaves the
-process.
+Validation and encoding run on the sender thread (or synchronously under
+``pigeon.testing``), never in ``track()``, and always before anything leaves
+the process. What they need is made ready on the caller's thread when the
+pipeline is built: the modules (a fork must never catch the sender thread in
+the middle of an import) and the system facts (``platform`` imports modules
+and runs ``uname -p`` the first time). Parsing the catalog stays on the
+sender thread: a broken catalog must not raise in the host's constructor.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from pigeon._system import build_context
+# Catalog.load imports the parser lazily (it imports pigeon.catalog back).
+import pigeon._catalog_parse  # noqa: F401
+from pigeon._system import build_context, runtime
 from pigeon._wire import MessageEncoder
 from pigeon.catalog import Catalog, Validation
 
@@ -40,6 +45,7 @@ class Pipeline:
         self._on_refused = on_refused
         self._catalog: Catalog | None = catalog if isinstance(catalog, Catalog) else None
         self._encoder: MessageEncoder | None = None
+        runtime()  # computed once per process, here rather than on the sender thread
 
     @property
     def catalog(self) -> Catalog:

@@ -10,6 +10,9 @@ instead of starting another thread. Results are cached for a few minutes.
 
 from __future__ import annotations
 
+# getaddrinfo encodes every host name with the idna codec, whose module the
+# codec registry imports on first use: import it here, not on the look-up thread.
+import encodings.idna  # noqa: F401
 import socket
 import threading
 import time

@@ -15,7 +15,11 @@ left to the spool (:mod:`pigeon._spool`), which a later run delivers.
 
 Fork safety: the sender records the pid that owns it; in a forked child
 (:mod:`pigeon._lifecycle`) it drops the inherited queue and batches (the
-parent sends those events) and a fresh thread starts on the child's first event.
+parent sends those events), rebuilds every lock and the transport's
+connection (the parent's thread may have held any of them at the fork), and
+a fresh thread starts on the child's first event. Nothing the thread runs
+imports a module (the client imported them all on the caller's thread), so
+a fork can never leave the child a half-initialised one.
 """
 
 from __future__ import annotations
@@ -105,7 +109,6 @@ class Sender:
         )
         self._spool = Spool(os.path.join(home, SPOOL_DIRNAME), policy.spool) if home else None
         self._policy = policy
-        self._closed = False
         self._init_process_state()
         _lifecycle.manage(self)
 
@@ -122,6 +125,8 @@ class Sender:
         self._due: float | None = None  # when the batch being gathered must leave
         self._closing: float | None = None  # the end of delivery at exit
         self._restored = False  # the spool of earlier runs was claimed
+        # Per process: a child forked while its parent was closing still delivers its own.
+        self._closed = False
 
     @property
     def policy(self) -> Policy:
@@ -371,7 +376,8 @@ class Sender:
             outcome = self._send(batch, timeout)
         except Exception:
             self._internal_error()
-            outcome = Delivery(delivered=False, reason="internal_error")
+            # Retried like a network failure: a passing fault must not cost the batch.
+            outcome = Delivery(delivered=False, retry=True, reason="internal_error")
         notes: list[tuple[str, str]] = []
         with self._lock:
             self._sending = False

@@ -21,6 +21,7 @@ File format (text, UTF-8)::
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -219,8 +220,6 @@ def restore(spool: Spool, counters: Counters) -> list[tuple[float, str]]:
 
 def _parse(data: bytes) -> list[tuple[float, str]] | None:
     """The entries of one file, or ``None`` when anything in it is malformed."""
-    import json
-
     if not data.startswith(_MAGIC):
         return None
     try:

@@ -8,6 +8,7 @@ and version. Never a hostname, user name, path or address.
 from __future__ import annotations
 
 import functools
+import platform
 from typing import TypedDict
 
 from pigeon._version import __version__
@@ -28,10 +29,7 @@ class Runtime(TypedDict):
 
 @functools.cache
 def runtime() -> Runtime:
-    """This interpreter's runtime facts (computed once per process)."""
-    # Imported here: platform is needed only when the first event is encoded.
-    import platform
-
+    """This interpreter's runtime facts (computed once per process, inherited by forks)."""
     return Runtime(
         python_version=platform.python_version(),
         system=platform.system(),

@@ -7,8 +7,6 @@ back-off; a transport only moves one batch once.
 - ``HTTPTransport`` (``pigeon._http``): gzip + HTTP Basic auth to a collector.
 - :class:`DebugTransport`: one JSON line per message on stderr, nothing sent.
 - :class:`MemoryTransport`: keeps the messages, for tests.
-- :class:`LazyTransport`: builds the real one on first use (keeps the HTTP stack
-  off the import path).
 
 A transport may also offer ``forget(anonymous_id, timeout) -> bool`` (ask the
 collector to delete an install's events), ``warm()``, ``abort()`` and
@@ -19,14 +17,12 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable
 from typing import NamedTuple, Protocol, TextIO, runtime_checkable
 
 __all__ = [
     "DELIVERED",
     "DebugTransport",
     "Delivery",
-    "LazyTransport",
     "MemoryTransport",
     "Transport",
 ]
@@ -82,6 +78,10 @@ class DebugTransport:
         """Print the deletion request that would be sent."""
         return self._write(f'{{"forget":"{anonymous_id}"}}\n').delivered
 
+    def after_fork(self) -> None:
+        """In a forked child: the parent's sender thread may have held the lock."""
+        self._lock = threading.Lock()
+
     def _write(self, text: str) -> Delivery:
         stream = self._stream or sys.stderr
         with self._lock:
@@ -119,6 +119,10 @@ class MemoryTransport:
             self.forgotten.append(anonymous_id)
         return True
 
+    def after_fork(self) -> None:
+        """In a forked child: the parent's sender thread may have held the lock."""
+        self._lock = threading.Lock()
+
     @property
     def messages(self) -> list[dict[str, object]]:
         """Every delivered message, decoded, in order."""
@@ -126,59 +130,3 @@ class MemoryTransport:
 
         with self._lock:
             return [json.loads(m) for batch in self.batches for m in batch]
-
-
-class LazyTransport:
-    """Builds its transport on first use, on whichever thread needs it first."""
-
-    def __init__(self, factory: Callable[[], Transport]) -> None:
-        """Call ``factory`` (which may import the HTTP stack) on first use."""
-        self._factory = factory
-        self._real: Transport | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def real(self) -> Transport:
-        """The transport, built now if needed."""
-        real = self._real
-        if real is None:
-            with self._lock:
-                if self._real is None:
-                    self._real = self._factory()
-                real = self._real
-        return real
-
-    def send(self, messages: list[str], timeout: float) -> Delivery:
-        """Send through the real transport."""
-        return self.real.send(messages, timeout)
-
-    def forget(self, anonymous_id: str, timeout: float) -> bool:
-        """Forward :meth:`forget` when the real transport supports it."""
-        forget: Callable[[str, float], bool] | None = getattr(self.real, "forget", None)
-        return forget(anonymous_id, timeout) if forget is not None else False
-
-    def warm(self) -> None:
-        """Build the real transport and let it prepare (resolve the collector's name)."""
-        _call_optional(self.real, "warm")
-
-    def abort(self) -> None:
-        """Forward :meth:`abort` if the transport was built."""
-        if self._real is not None:
-            _call_optional(self._real, "abort")
-
-    def close(self) -> None:
-        """Forward :meth:`close` if the transport was built."""
-        if self._real is not None:
-            _call_optional(self._real, "close")
-
-    def after_fork(self) -> None:
-        """Forward :meth:`after_fork` if the transport was built."""
-        self._lock = threading.Lock()
-        if self._real is not None:
-            _call_optional(self._real, "after_fork")
-
-
-def _call_optional(transport: object, name: str) -> None:
-    method: Callable[[], object] | None = getattr(transport, name, None)
-    if method is not None:
-        method()

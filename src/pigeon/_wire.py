@@ -12,17 +12,19 @@ Encoding runs on the sender thread for every event, so it is built for speed:
 the context is the same for every message of a client and is encoded once
 and spliced in; event names and property keys are encoded once and cached;
 validated property values (strings, integers, booleans, ``null``) are written
-directly instead of through ``json.dumps``. ``json`` itself is imported on
-first use, not at ``import pigeon``.
+directly instead of through ``json.dumps``. This module (and ``json``) is
+imported when an enabled client is built, never at ``import pigeon``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from json.encoder import encode_basestring
 from typing import Any
 
 __all__ = [
@@ -92,19 +94,9 @@ def iso_timestamp(t: float) -> str:
     return f"{prefix}.{int((t - second) * 1000):03d}Z"
 
 
-_codec: tuple[Callable[[Any], str], Callable[[str], str]] | None = None
-
-
-def _json() -> tuple[Callable[[Any], str], Callable[[str], str]]:
-    """``(dumps, encode_string)``, imported on first use."""
-    global _codec  # noqa: PLW0603  # built once per process
-    if _codec is None:
-        import json
-        from json.encoder import encode_basestring
-
-        dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        _codec = (dumps.encode, encode_basestring)
-    return _codec
+_dumps: Callable[[Any], str] = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), allow_nan=False
+).encode
 
 
 _key_cache: dict[str, str] = {}
@@ -114,7 +106,7 @@ def encode_properties(properties: Mapping[str, object]) -> str:
     """Validated properties as a JSON object text (compact, UTF-8 kept as is)."""
     if not properties:
         return "{}"
-    dumps, string = _json()
+    dumps, string = _dumps, encode_basestring
     keys = _key_cache
     parts = []
     for key, value in properties.items():
@@ -144,7 +136,7 @@ class MessageEncoder:
 
     def __init__(self, anonymous_id: str, context: Mapping[str, object]) -> None:
         """Pre-encode the parts every message of this client shares."""
-        dumps, _ = _json()
+        dumps = _dumps
         self._tail = f',"anonymousId":{dumps(anonymous_id)},"context":{dumps(context)}}}'
         self._events: dict[str, str] = {}
 
@@ -152,8 +144,7 @@ class MessageEncoder:
         """One message as a JSON object text, with a fresh message id."""
         head = self._events.get(event)
         if head is None:
-            dumps, _ = _json()
-            head = f'{{"type":"track","event":{dumps(event)},"properties":'
+            head = f'{{"type":"track","event":{_dumps(event)},"properties":'
             if len(self._events) < 1024:  # event names come from the catalog
                 self._events[event] = head
         text = (

@@ -29,6 +29,7 @@ reviewer can check.
 from __future__ import annotations
 
 import os
+import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -211,8 +212,6 @@ class Catalog:
         Raises:
             CatalogError: the text is not TOML or breaks the catalog rules.
         """
-        import tomllib
-
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:

@@ -59,6 +59,7 @@ class Sink:
 
     def __init__(self) -> None:
         self.requests: list[Request] = []
+        self.acknowledged: list[Request] = []  # answered 2xx (recorded before the answer)
         self._script: list[Reply] = []
         self._changed = threading.Condition()
         self.released = threading.Event()
@@ -118,6 +119,16 @@ class Sink:
     def events(self) -> list[dict[str, Any]]:
         return [message for batch in self.batches() for message in batch]
 
+    def delivered(self) -> list[dict[str, Any]]:
+        """Every message of every batch the sink acknowledged (a collector stored them)."""
+        with self._changed:
+            return [
+                message
+                for r in self.acknowledged
+                if r.path.endswith("/v1/batch") and isinstance(r.payload, dict)
+                for message in r.payload["batch"]
+            ]
+
     def wait_for(self, *, requests: int = 0, events: int = 0, timeout: float = 10.0) -> bool:
         """Wait until at least that many requests and events arrived (False on timeout)."""
         with self._changed:
@@ -142,19 +153,18 @@ class Sink:
             payload = json.loads(body) if body else None
         except ValueError:
             payload = None
+        request = Request(
+            handler.command,
+            handler.path,
+            headers,
+            raw,
+            payload,
+            time.monotonic(),
+            handler.client_address[1],
+        )
         with self._changed:
             reply = self._script.pop(0) if self._script else Reply()
-            self.requests.append(
-                Request(
-                    handler.command,
-                    handler.path,
-                    headers,
-                    raw,
-                    payload,
-                    time.monotonic(),
-                    handler.client_address[1],
-                )
-            )
+            self.requests.append(request)
             self._changed.notify_all()
         if reply.hang or reply.delay:
             self.answering.set()
@@ -169,6 +179,10 @@ class Sink:
             handler.send_header(name, value)
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(data)))
+        if 200 <= reply.status < 300:  # stored before the answer, as a collector does
+            with self._changed:
+                self.acknowledged.append(request)
+                self._changed.notify_all()
         handler.end_headers()
         handler.wfile.write(data)
         if reply.close_after:

@@ -1,0 +1,1 @@
+"""Real process models driving real clients: forks, pools, web server workers."""
