@@ -243,13 +243,19 @@ class Client:
         ref = self._catalog_ref
         return ref if isinstance(ref, Catalog) else Catalog.load(ref)
 
-    def flush(self, timeout: float = 2.0) -> bool:
+    def flush(self, timeout: float = 2.0, *, spool: bool = False) -> bool:
         """Wait up to ``timeout`` seconds for queued events to be delivered.
 
         Events refused by the catalog do not count (they are never sent). When
         the collector failed recently and the next attempt is due after
         ``timeout``, this returns False at once instead of retrying early: a
         flush never hammers a collector that is down.
+
+        With ``spool=True``, what is not delivered within ``timeout`` is written
+        to the on-disk spool (a later run sends it) and the client goes on: for
+        a shutdown hook of a server whose workers end without running exit
+        hooks (uvicorn; :class:`~pigeon.integrations.asgi.TelemetryMiddleware`
+        does it on ``lifespan.shutdown``).
 
         Returns:
             True when everything queued before the call was delivered (always
@@ -259,6 +265,8 @@ class Client:
         if self._sender is None:
             return True
         try:
+            if spool:
+                return self._sender.checkpoint(time.monotonic() + max(0.0, timeout))
             return self._sender.flush(timeout)
         except Exception:  # never raise into the host
             return False

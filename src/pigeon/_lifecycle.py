@@ -9,7 +9,11 @@
   the same exit flush is registered as a ``multiprocessing.util.Finalize``,
   which their bootstrap runs on a normal exit (``pool.close(); pool.join()``,
   a returning ``Process``). A terminated worker (``pool.terminate()``, the
-  pool's ``with`` block) gets no chance to flush.
+  pool's ``with`` block) gets no chance to flush. The bootstrap clears the
+  finalizers of a process before it runs the target (a ``forkserver`` child
+  unpickles its target, and so may build a client, before that): an
+  after-fork callback, which the bootstrap runs right after clearing,
+  registers the flush again.
 
 One hook of each kind is registered per process, not one per client.
 """
@@ -21,7 +25,7 @@ import os
 import sys
 import time
 import weakref
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pigeon._sender import Sender
@@ -30,7 +34,9 @@ __all__ = ["close_all", "manage"]
 
 _senders: weakref.WeakSet[Sender] = weakref.WeakSet()
 _hooks_registered = False
+_finalizer: Any = None  # multiprocessing.util.Finalize of the exit flush, once registered
 _finalizer_pid = 0
+_watching_bootstrap = False
 
 
 class _Token:
@@ -74,14 +80,9 @@ def _after_fork_in_child() -> None:
             sender.after_fork_in_child()
         except Exception:  # noqa: S112  # the child must start whatever happens
             continue
-    util = sys.modules.get("multiprocessing.util")
-    if util is not None:
-        # A multiprocessing child clears its finalizers after the fork, then runs
-        # the after-fork callbacks: register the finalizer from one of those.
-        try:  # noqa: SIM105
-            util.register_after_fork(_token, _on_multiprocessing_bootstrap)
-        except Exception:  # noqa: S110  # an older or patched multiprocessing: no worker flush
-            pass
+    # A multiprocessing child learns that it is one (its parent process) only
+    # later, in its bootstrap, which then runs the after-fork callbacks.
+    _finalize_in_multiprocessing_child()
 
 
 def _on_multiprocessing_bootstrap(_token: object) -> None:
@@ -90,17 +91,20 @@ def _on_multiprocessing_bootstrap(_token: object) -> None:
 
 def _finalize_in_multiprocessing_child() -> None:
     """Register the exit flush with multiprocessing when this process is one of its workers."""
-    global _finalizer_pid  # noqa: PLW0603
-    if _finalizer_pid == os.getpid():
+    global _finalizer, _finalizer_pid, _watching_bootstrap  # noqa: PLW0603  # one per process
+    if _finalizer_pid == os.getpid() and _finalizer is not None and _finalizer.still_active():
         return
     multiprocessing = sys.modules.get("multiprocessing")
     util = sys.modules.get("multiprocessing.util")
     if multiprocessing is None or util is None:
         return
     try:
+        if not _watching_bootstrap:  # the registry of callbacks survives forks
+            util.register_after_fork(_token, _on_multiprocessing_bootstrap)
+            _watching_bootstrap = True
         if multiprocessing.parent_process() is None:
             return
-        util.Finalize(None, close_all, exitpriority=100)
-    except Exception:  # an unusual multiprocessing: workers skip the exit flush
-        return
-    _finalizer_pid = os.getpid()
+        _finalizer = util.Finalize(None, close_all, exitpriority=100)
+        _finalizer_pid = os.getpid()  # an inherited Finalize never runs in a child
+    except Exception:  # noqa: S110  # an older or patched multiprocessing: no worker flush
+        pass

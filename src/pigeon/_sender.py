@@ -254,6 +254,18 @@ class Sender:
         Returns:
             True when everything was delivered.
         """
+        return self._settle(deadline, final=True)
+
+    def checkpoint(self, deadline: float) -> bool:
+        """Like :meth:`close`, but keep running: for a process about to be killed.
+
+        Some servers end their workers in ways that skip every exit hook
+        (uvicorn re-raises the SIGTERM it caught once it has shut down): their
+        shutdown hook calls this instead, and the next run sends the spool.
+        """
+        return self._settle(deadline, final=False)
+
+    def _settle(self, deadline: float, *, final: bool) -> bool:
         with self._lock:
             if self._closed:
                 return not self.queue
@@ -271,7 +283,10 @@ class Sender:
         if not self._lock.acquire(timeout=max(0.01, deadline - time.monotonic())):
             return False  # the thread is wedged inside a batch: nothing safe to take
         try:
-            self._closed = True
+            if final:
+                self._closed = True
+            else:
+                self._closing = None  # back to sending as usual
             entries = self._batches.leftovers()
             raw = list(self.queue)
             self.queue.clear()

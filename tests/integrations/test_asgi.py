@@ -509,6 +509,44 @@ def test_lifespan_passes_through_the_middleware(telemetry: pigeon.Client) -> Non
     assert events == []
 
 
+def test_lifespan_shutdown_delivers_or_spools_before_the_server_hears_it(
+    tmp_path: Path,
+) -> None:
+    # uvicorn ends a worker by re-raising the SIGTERM it caught, skipping every
+    # exit hook: the shutdown message is the last moment the client can act.
+    transport = MemoryTransport()
+    client = pigeon.Client("argilla", "1.29.0", transport=transport, home=tmp_path / "home")
+    delivered_at_shutdown: list[int] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                client.track("ServerStarted")
+                await send({"type": "lifespan.startup.complete"})
+            else:
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    wrapped = TelemetryMiddleware(app, client)
+    incoming = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+
+    async def receive() -> dict[str, Any]:
+        return next(incoming)
+
+    async def send(message: Any) -> None:
+        if message["type"] == "lifespan.shutdown.complete":
+            delivered_at_shutdown.append(len(transport.messages))
+
+    import anyio
+
+    anyio.run(wrapped, {"type": "lifespan"}, receive, send)
+    try:
+        assert delivered_at_shutdown == [1]  # sent before the server was told
+    finally:
+        client.shutdown(timeout=1.0)
+
+
 def test_the_package_imports_and_works_without_starlette(tmp_path: Path) -> None:
     code = """
 import sys

@@ -153,6 +153,36 @@ def test_shutdown_spools_what_it_could_not_deliver(
     assert records(sink.events()) == [0, 1, 2, 3]
 
 
+def test_flush_with_spool_keeps_the_client_running(
+    blackhole: Blackhole, sink: Sink, tmp_path: Path, make_client: ClientFactory
+) -> None:
+    home = tmp_path / "app-home"
+    stuck = make_client(blackhole.url, home=home)
+    track_records(stuck, range(3))
+    assert stuck.flush(timeout=0.3, spool=True) is False
+    assert stuck.counters["spooled"] == 3
+    assert len(spool_files(home)) == 1
+    track_records(stuck, [3])  # still tracking: it goes out (or to the spool) later
+    assert stuck.flush(timeout=0.3, spool=True) is False
+    assert stuck.counters["spooled"] == 4
+    later = make_client(sink.url, home=home)
+    track_records(later, [4])
+    assert later.flush(timeout=10)
+    assert records(sink.delivered()) == [0, 1, 2, 3, 4]
+
+
+def test_flush_with_spool_to_a_working_collector_delivers_and_writes_nothing(
+    sink: Sink, tmp_path: Path, make_client: ClientFactory
+) -> None:
+    client = make_client(sink.url, home=tmp_path / "app-home")
+    track_records(client, range(5))
+    assert client.flush(timeout=10, spool=True)
+    assert spool_files(tmp_path / "app-home") == []
+    track_records(client, [5])
+    assert client.flush(timeout=10)
+    assert records(sink.delivered()) == list(range(6))
+
+
 def test_a_corrupt_spool_is_discarded_with_one_warning(
     sink: Sink, tmp_path: Path, make_client: ClientFactory, caplog: pytest.LogCaptureFixture
 ) -> None:

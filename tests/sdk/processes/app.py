@@ -10,6 +10,7 @@ import os
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
+from pigeon.integrations.asgi import TelemetryMiddleware
 from tests.sdk.processes.probe import make_client, track
 
 client = make_client()
@@ -36,7 +37,7 @@ def wsgi_app(environ: dict[str, Any], start_response: Callable[..., object]) -> 
     return [body]
 
 
-async def asgi_app(
+async def _asgi_app(
     scope: Scope,
     receive: Callable[[], Awaitable[Message]],
     send: Callable[[Message], Awaitable[None]],
@@ -59,3 +60,7 @@ async def asgi_app(
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+asgi_app = TelemetryMiddleware(_asgi_app, client)
+"""The ASGI app as a host app serves it: with the middleware, which settles at shutdown."""

@@ -5,6 +5,10 @@ that handlers (bulk uploads, exception handlers) can report through it; it
 records ``UserInfoRequested`` when ``GET /api/me`` answers 2xx, and reports an
 exception that propagates out of the app, then re-raises it untouched.
 
+At ``lifespan.shutdown`` it delivers what is queued (bounded) and spools the
+rest before the server hears that the app is done: uvicorn ends its worker
+processes by re-raising the SIGTERM it caught, which skips every exit hook.
+
 Nothing here may change a response: every telemetry step is guarded, and a
 failure is logged once and otherwise ignored. With a disabled client the
 middleware only forwards the call.
@@ -67,6 +71,7 @@ class TelemetryMiddleware:
         me_path: str = "/api/me",
         describe_error: ErrorDescriber = describe_error,
         headers: Collection[str] = DEFAULT_HEADERS,
+        shutdown_timeout: float = 1.0,
     ) -> None:
         """Wrap ``app``; telemetry goes to ``client``.
 
@@ -79,9 +84,12 @@ class TelemetryMiddleware:
                 (default: :func:`~pigeon.integrations.asgi.describe_error`).
             headers: request headers that may be attached to events, each only to
                 the events whose catalog entry declares a property of that name.
+            shutdown_timeout: the most ``lifespan.shutdown`` waits for delivery
+                before spooling what is left (seconds).
         """
         self.app = app
         self.client = client
+        self.shutdown_timeout = shutdown_timeout
         self.describe_error = describe_error
         self._active = bool(client.enabled)
         base = me_path.rstrip("/") or "/"
@@ -92,6 +100,8 @@ class TelemetryMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
         if not self._active or scope["type"] != "http":
+            if self._active and scope["type"] == "lifespan":
+                send = self._settle_at_shutdown(send)
             await self.app(scope, receive, send)
             return
         request = RequestTelemetry(self, scope.get("headers", ()))
@@ -103,6 +113,18 @@ class TelemetryMiddleware:
         except Exception as exc:
             request.report_error(exc)
             raise
+
+    def _settle_at_shutdown(self, send: Send) -> Send:
+        """Wrap a lifespan ``send``: deliver or spool before the shutdown is reported."""
+
+        async def settling(message: Message) -> None:
+            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                # Blocking, on purpose: no request is served any more, and it works
+                # under any event loop. flush() never raises.
+                self.client.flush(self.shutdown_timeout, spool=True)
+            await send(message)
+
+        return settling
 
     def _event_properties(self, event: str) -> Collection[str] | None:
         spec = self.client.catalog.events.get(event)
