@@ -14,14 +14,19 @@ Everything is measured in this one run, so the ratios hold on any machine:
   port on 127.0.0.1 with their consumer threads not started, so that what is
   measured is their call path (validation, enrichment, enqueue) and nothing leaves
   the machine: a guard refuses any connection that is not to the loopback address;
-- ``import pigeon``: a fresh interpreter importing it, minus a bare interpreter.
+- ``import pigeon``: a fresh interpreter importing it, minus a bare interpreter;
+- an enabled ``pigeon.Client(...)`` in a fresh interpreter, minus ``import pigeon``
+  alone: it imports, on the caller's thread, everything its sender thread will use
+  (so that a fork never catches that thread inside an import), against PostHog's
+  ``import posthog; Posthog(...)`` minus a bare interpreter, when installed.
 
 Per-call medians come from rounds of 1,000 calls timed together (the loop's own
 cost is measured and subtracted); p99 comes from calls timed one by one (the
 timer's own cost subtracted), since a round hides its slow calls.
 
 Goals (issue 2): enabled median <= 1 us and <= 4x the floor; disabled median
-<= 0.1 us; ``import pigeon`` <= 10 ms.
+<= 0.1 us; ``import pigeon`` <= 10 ms. Issue 12: ``import pigeon`` plus an enabled
+``Client()`` at most half of PostHog's import and construction.
 """
 
 from __future__ import annotations
@@ -320,6 +325,38 @@ def import_time(runs: int) -> tuple[float, float, float, list[str]]:
     return paired, fastest, statistics.median(self_reported), json.loads(modules)
 
 
+_PIGEON_CLIENT = (
+    "import pigeon, sys; pigeon.Client('argilla', '1.0', endpoint='http://127.0.0.1:9', "
+    "write_key='k', home=sys.argv[1], environ={})"
+)
+_POSTHOG_CLIENT = (
+    "from posthog import Posthog; Posthog('k', host='http://127.0.0.1:9', sync_mode=False)"
+)
+
+
+def paired_ms(code: str, baseline: str, runs: int, *args: str) -> float:
+    """Median of paired differences, in ms, between fresh interpreters running each code."""
+    diffs = []
+    for _ in range(runs):
+        times = []
+        for snippet in (baseline, code):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", snippet, *args], check=True)
+            times.append(time.perf_counter() - start)
+        diffs.append(times[1] - times[0])
+    return statistics.median(diffs) * 1000
+
+
+def client_time(runs: int, home: str) -> tuple[float, float | None]:
+    """An enabled client's construction (minus ``import pigeon``), and PostHog's (minus bare)."""
+    pigeon_ms = paired_ms(_PIGEON_CLIENT, "import pigeon", runs, home)
+    try:
+        import posthog  # noqa: F401
+    except ImportError:
+        return pigeon_ms, None
+    return pigeon_ms, paired_ms(_POSTHOG_CLIENT, "pass", runs)
+
+
 # -- main --------------------------------------------------------------------------------
 
 
@@ -403,6 +440,8 @@ def main() -> int:
         drain()
 
     delta_ms, fastest_ms, importtime_ms, modules = import_time(import_runs)
+    with tempfile.TemporaryDirectory() as home:
+        client_ms, posthog_ms = client_time(import_runs, home)
 
     base = results[0].median
     print(f"\nper call, this machine, Python {sys.version.split()[0]}")
@@ -420,6 +459,15 @@ def main() -> int:
         f"-X importtime: {importtime_ms:.2f} ms"
     )
     print(f"modules it imports: {', '.join(modules)}")
+    print(
+        f"enabled Client(): {client_ms:.2f} ms more than import pigeon (median of "
+        f"{import_runs} pairs; the sender thread's modules are imported here)"
+    )
+    if posthog_ms is not None:
+        print(
+            f"PostHog import + Posthog(): {posthog_ms:.2f} ms more than a bare interpreter; "
+            f"pigeon import + Client() is {(delta_ms + client_ms) / posthog_ms:.2f}x that"
+        )
 
     by_name = {r.name: r for r in results}
     enabled_r = by_name["pigeon track() enabled"]
@@ -439,6 +487,13 @@ def main() -> int:
         ("import pigeon <= 10 ms", delta_ms <= 10.0),
         ("no HTTP/SSL/TOML/json/gzip/socket/platform on import", not heavy),
     ]
+    if posthog_ms is not None:  # a peer's import and construction, measured in this run
+        goals.append(
+            (
+                "import pigeon + enabled Client() <= 0.5x PostHog's",
+                delta_ms + client_ms <= 0.5 * posthog_ms,
+            )
+        )
     print()
     for goal, met in goals:
         print(f"{'met   ' if met else 'MISSED'} {goal}")
