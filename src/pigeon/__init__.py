@@ -1,8 +1,9 @@
 """pigeon: privacy-first, opt-out, anonymous telemetry for self-hosted Python software.
 
 The SDK uses the standard library only. Everything heavy (the catalog's TOML
-parser, the system context, HTTP and TLS) is imported on the sender thread
-when the first event is sent, never at ``import pigeon``.
+parser, the system context, HTTP and TLS) is imported when an enabled client
+is built, on the caller's thread (so that a fork never catches the sender
+thread inside an import), never at ``import pigeon`` or by a disabled client.
 
 Example::
 

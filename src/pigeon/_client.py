@@ -106,14 +106,11 @@ class Client:
         self.settings: Settings = read_settings(
             app, env, enabled=enabled, endpoint=endpoint, write_key=write_key
         )
-        if (
-            self.settings.enabled
-            and transport is None
-            and not self.settings.debug
-            and not self.settings.endpoint
-        ):
+        # The user's `local` beats the app's transport: nothing may leave the process.
+        sends = transport is None and not self.settings.debug and not self.settings.local
+        if self.settings.enabled and sends and not self.settings.endpoint:
             self.settings = _disabled(self.settings, "no telemetry endpoint configured")
-        if self.settings.enabled and transport is None and not self.settings.debug:
+        if self.settings.enabled and sends:
             from pigeon._endpoint import parse_endpoint
 
             try:
@@ -140,19 +137,20 @@ class Client:
         from pigeon._identity import load_identity
         from pigeon._pipeline import Pipeline
         from pigeon._sender import Policy, Sender
-        from pigeon._transports import DebugTransport
+        from pigeon._transports import DebugTransport, LocalTransport
 
         identity = load_identity(self.home)
         self._anonymous_id = identity.anonymous_id
         if identity.created and not self.settings.in_ci:
             _first_run_notice(self)
-        if transport is None:
-            if self.settings.debug:
-                transport = DebugTransport()
-            else:
-                from pigeon._http import HTTPTransport
+        if self.settings.local and not (transport is None and self.settings.debug):
+            transport = LocalTransport()
+        elif transport is None and self.settings.debug:
+            transport = DebugTransport()
+        elif transport is None:
+            from pigeon._http import HTTPTransport
 
-                transport = HTTPTransport(self.settings.endpoint, self.settings.write_key)
+            transport = HTTPTransport(self.settings.endpoint, self.settings.write_key)
         self._pipeline = Pipeline(
             app=app,
             app_version=version,
@@ -188,6 +186,11 @@ class Client:
         return self.settings.enabled
 
     @property
+    def mode(self) -> str:
+        """``"on"``, ``"local"`` (recorded in the local ledger, nothing sent) or ``"off"``."""
+        return self.settings.mode
+
+    @property
     def disabled_reason(self) -> str | None:
         """The opt-out in force (e.g. ``"DO_NOT_TRACK=1"``), or ``None`` when enabled."""
         return self.settings.disabled_reason
@@ -216,6 +219,7 @@ class Client:
         A snapshot; keys appear once non-zero. Events:
 
         - ``sent``: acknowledged by the collector.
+        - ``recorded_locally``: ``local`` mode: written to the ledger, never sent.
         - ``refused``: refused by the catalog (never sent; a warning names the field).
         - ``dropped_queue_full``: tracked while the in-memory queue was full.
         - ``dropped_rejected``: refused by the collector (HTTP 4xx other than
@@ -229,7 +233,8 @@ class Client:
         Delivery attempts that failed, by reason (each is retried later):
         ``failed_dns``, ``failed_connect``, ``failed_timeout``, ``failed_tls``,
         ``failed_network``, ``failed_protocol``, ``failed_http_<status>``.
-        Also ``spool_corrupt`` (spool files discarded) and ``internal_error``.
+        Also ``spool_corrupt`` (spool files discarded), ``ledger_failed`` (batches
+        the local ledger could not record) and ``internal_error``.
         """
         return self._sender.counters if self._sender is not None else {}
 
@@ -401,7 +406,12 @@ def _warn(message: str) -> None:
 
 def _first_run_notice(client: Client) -> None:
     prefix = client.env_prefix
-    if client.settings.debug:
+    if client.settings.local:
+        where = (
+            f"nowhere: {prefix}_TELEMETRY_MODE=local records them on this machine only "
+            f"(`pigeon log --app {client.app}`)"
+        )
+    elif client.settings.debug:
         where = "nowhere (debug mode prints them on stderr instead)"
     else:
         where = client.settings.endpoint or "the transport configured by the app"
@@ -409,7 +419,8 @@ def _first_run_notice(client: Client) -> None:
         f"{client.app} collects anonymous usage statistics (app, Python and OS versions, "
         f"which features and errors occur; never your data, names, messages or paths) and "
         f"sends them to {where}.\n"
-        f"Run `pigeon preview --app {client.app}` to see exactly what is sent. "
+        f"Run `pigeon preview --app {client.app}` to see exactly what is sent and "
+        f"`pigeon log --app {client.app}` to see what was. "
         f"To opt out, set {prefix}_ENABLE_TELEMETRY=0 or DO_NOT_TRACK=1.\n"
     )
 

@@ -23,7 +23,7 @@ from email.utils import parsedate_to_datetime
 
 from pigeon._connection import Connection, Exchange, RequestError
 from pigeon._endpoint import Endpoint, parse_endpoint
-from pigeon._transports import DELIVERED, Delivery
+from pigeon._transports import Delivery
 from pigeon._version import __version__
 from pigeon._wire import encode_batch
 
@@ -69,7 +69,8 @@ class HTTPTransport:
         The sender builds its next batch in between, while the collector works.
         """
         deadline = time.monotonic() + timeout
-        body = zlib.compress(encode_batch(messages), GZIP_LEVEL, wbits=31)
+        raw = encode_batch(messages)
+        body = zlib.compress(raw, GZIP_LEVEL, wbits=31)
         try:
             exchange = self._connection.begin(
                 "POST", f"{self.endpoint.path}/v1/batch", self._batch_headers, body, deadline
@@ -77,17 +78,16 @@ class HTTPTransport:
         except RequestError as exc:
             failed = _failure(exc)
             return lambda: failed
-        return lambda: self._finish(exchange)
+        return lambda: self._finish(exchange, raw)
 
-    def _finish(self, exchange: Exchange) -> Delivery:
+    def _finish(self, exchange: Exchange, raw: bytes) -> Delivery:
         try:
             response = self._connection.finish(exchange)
         except RequestError as exc:
             return _failure(exc)
         status = response.status
         if 200 <= status < 300:
-            rejected = _count_rejected(response.body)
-            return Delivery(delivered=True, rejected=rejected) if rejected else DELIVERED
+            return Delivery(delivered=True, rejected=_count_rejected(response.body), body=raw)
         retry = status in (408, 429) or status >= 500
         return Delivery(
             delivered=False,

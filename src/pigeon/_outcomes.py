@@ -39,6 +39,9 @@ def account(
 ) -> Accounted:
     """Count the outcome of sending ``events`` events to ``where``; update the back-off."""
     detail = f": {outcome.detail}" if outcome.detail else ""
+    if outcome.delivered and outcome.local:
+        counters.add("recorded_locally", events)
+        return Accounted(True, [])
     if outcome.delivered:
         counters.add("sent", events - outcome.rejected)
         counters.add("dropped_rejected", outcome.rejected)

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from pigeon import _lifecycle
 from pigeon._backoff import BACKOFF_FILENAME, Backoff, BackoffPolicy
 from pigeon._batching import MAX_BATCH_BYTES, MAX_BATCH_EVENTS, Batch, Batcher
+from pigeon._ledger import LEDGER_DIRNAME, Ledger, LedgerLimits
 from pigeon._outcomes import account
 from pigeon._reporting import Counters, logger, warn_once, warned
 from pigeon._spool import SPOOL_DIRNAME, Spool, SpoolLimits, restore, store
@@ -56,6 +57,7 @@ class Policy(NamedTuple):
         exit_timeout: the budget of the flush at interpreter exit, spool included.
         backoff: retry delays after failures.
         spool: caps of the on-disk spool.
+        ledger: caps of the local ledger.
     """
 
     interval: float = 3.0
@@ -63,6 +65,7 @@ class Policy(NamedTuple):
     exit_timeout: float = 1.0
     backoff: BackoffPolicy = BackoffPolicy()
     spool: SpoolLimits = SpoolLimits()
+    ledger: LedgerLimits = LedgerLimits()
 
 
 class Sender:
@@ -108,6 +111,7 @@ class Sender:
             policy.backoff, os.path.join(home, BACKOFF_FILENAME) if home else None, endpoint
         )
         self._spool = Spool(os.path.join(home, SPOOL_DIRNAME), policy.spool) if home else None
+        self._ledger = Ledger(os.path.join(home, LEDGER_DIRNAME), policy.ledger) if home else None
         self._policy = policy
         self._init_process_state()
         _lifecycle.manage(self)
@@ -139,6 +143,8 @@ class Sender:
         self._backoff.policy = policy.backoff
         if self._spool is not None:
             self._spool.limits = policy.spool
+        if self._ledger is not None:
+            self._ledger.limits = policy.ledger
 
     @property
     def backoff(self) -> Backoff:
@@ -393,6 +399,7 @@ class Sender:
             self._internal_error()
             # Retried like a network failure: a passing fault must not cost the batch.
             outcome = Delivery(delivered=False, retry=True, reason="internal_error")
+        self._record(outcome, len(batch.messages))  # before the batch settles: flush() waits
         notes: list[tuple[str, str]] = []
         with self._lock:
             self._sending = False
@@ -427,6 +434,14 @@ class Sender:
             ):
                 batches.next = batches.take(self.queue, self._prepare_safely)
         return finish()
+
+    def _record(self, outcome: Delivery, events: int) -> None:
+        """Append what left the process (or, in ``local`` mode, would have) to the ledger."""
+        if not (outcome.delivered and outcome.body) or self._ledger is None:
+            return
+        mode = "local" if outcome.local else "on"
+        if not self._ledger.append(outcome.body, events=events, mode=mode, endpoint=self.endpoint):
+            self._counters.add("ledger_failed")
 
     def _prepare_safely(self, item: Item) -> str | None:
         """The encoded message, or ``None`` (refused by the catalog, or a bug: counted)."""

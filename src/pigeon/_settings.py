@@ -2,7 +2,12 @@
 
 Precedence (DESIGN.md section 3): an explicit ``enabled=False`` in code or any
 disabling variable wins; nothing overrides an opt-out. ``CI`` and the usual CI
-markers disable unless ``<APP>_ENABLE_TELEMETRY`` explicitly enables.
+markers disable unless ``<APP>_ENABLE_TELEMETRY`` or ``<APP>_TELEMETRY_MODE``
+explicitly enables.
+
+Modes (``<APP>_TELEMETRY_MODE``): ``on`` (the default) sends; ``local`` records
+every batch in the local ledger and never opens a socket; ``off`` is an opt-out
+like ``<APP>_ENABLE_TELEMETRY=0``. ``local`` never overrides an opt-out.
 
 This module is on the path of ``import pigeon``: it imports nothing at run
 time (not even ``typing``, which alone costs several milliseconds).
@@ -22,6 +27,7 @@ __all__ = [
     "ENABLE_TELEMETRY",
     "TELEMETRY_DEBUG",
     "TELEMETRY_ENDPOINT",
+    "TELEMETRY_MODE",
     "TELEMETRY_WRITE_KEY",
     "Settings",
     "env_prefix",
@@ -33,6 +39,15 @@ DO_NOT_TRACK: Final = "DO_NOT_TRACK"
 
 ENABLE_TELEMETRY: Final = "{prefix}_ENABLE_TELEMETRY"
 """0/false/no/off disables, 1/true/yes/on opts in again; anything else disables with a warning."""
+
+TELEMETRY_MODE: Final = "{prefix}_TELEMETRY_MODE"
+"""``off``, ``local`` (record in the local ledger, send nothing) or ``on`` (the default).
+
+Any other value disables, with one warning that names it.
+"""
+
+MODES: Final = ("off", "local", "on")
+"""The values of ``<APP>_TELEMETRY_MODE``, and of :attr:`Settings.mode`."""
 
 TELEMETRY_ENDPOINT: Final = "{prefix}_TELEMETRY_ENDPOINT"
 """Send to this collector instead of the app's default (own collector, air-gapped networks)."""
@@ -94,6 +109,7 @@ class Settings:
         endpoint: the collector's base URL (empty when neither code nor environment gave one).
         write_key: the key sent as the HTTP Basic user name.
         debug: print payloads on stderr instead of sending them.
+        local: record batches in the local ledger and send nothing (mode ``local``).
         in_ci: the process looks like a CI job (no first-run notice there).
         warnings: messages to log once (an unrecognised variable value).
         opt_outs: every opt-out in force, not only the winning one (for status output).
@@ -105,6 +121,7 @@ class Settings:
         "enabled",
         "endpoint",
         "in_ci",
+        "local",
         "opt_outs",
         "warnings",
         "write_key",
@@ -116,6 +133,7 @@ class Settings:
     write_key: str
     debug: bool
     in_ci: bool
+    local: bool
     warnings: tuple[str, ...]
     opt_outs: tuple[str, ...]
 
@@ -130,6 +148,7 @@ class Settings:
         in_ci: bool,
         warnings: tuple[str, ...] = (),
         opt_outs: tuple[str, ...] = (),
+        local: bool = False,
     ) -> None:
         """Record the decision; see the class attributes."""
         set_ = object.__setattr__
@@ -139,8 +158,16 @@ class Settings:
         set_(self, "write_key", write_key)
         set_(self, "debug", debug)
         set_(self, "in_ci", in_ci)
+        set_(self, "local", local)
         set_(self, "warnings", warnings)
         set_(self, "opt_outs", opt_outs)
+
+    @property
+    def mode(self) -> str:
+        """``off`` (disabled), ``local`` (ledger only) or ``on``."""
+        if not self.enabled:
+            return "off"
+        return "local" if self.local else "on"
 
     def _asdict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -196,8 +223,8 @@ def read_settings(
 
     Returns:
         The decision. ``opt_outs`` lists every opt-out in force in this order:
-        code, ``<APP>_ENABLE_TELEMETRY``, ``DO_NOT_TRACK``, CI; the first one is
-        the ``disabled_reason``.
+        code, ``<APP>_ENABLE_TELEMETRY``, ``<APP>_TELEMETRY_MODE``, ``DO_NOT_TRACK``,
+        CI; the first one is the ``disabled_reason``.
     """
     prefix = env_prefix(app)
     warnings: list[str] = []
@@ -221,6 +248,23 @@ def read_settings(
                 f"is disabled. Use 0 to disable or 1 to enable."
             )
 
+    mode_var = TELEMETRY_MODE.format(prefix=prefix)
+    raw_mode = environ.get(mode_var, "").strip()
+    local = False
+    if raw_mode:
+        value = raw_mode.lower()
+        if value in ("on", "local"):
+            explicit_on = True
+            local = value == "local"
+        elif value == "off":
+            opt_outs.append(f"{mode_var}={raw_mode}")
+        else:
+            opt_outs.append(f"{mode_var}={raw_mode!r} (unrecognised value)")
+            warnings.append(
+                f"{mode_var} has the unrecognised value {raw_mode!r}: telemetry is "
+                f"disabled. Use off, local or on."
+            )
+
     dnt = environ.get(DO_NOT_TRACK, "").strip()
     if dnt.lower() not in _DNT_OFF:
         opt_outs.append(f"{DO_NOT_TRACK}={dnt}")
@@ -241,6 +285,7 @@ def read_settings(
         in_ci=in_ci,
         warnings=tuple(warnings),
         opt_outs=tuple(opt_outs),
+        local=local,
     )
 
 

@@ -7,6 +7,8 @@ back-off; a transport only moves one batch once.
 - ``HTTPTransport`` (``pigeon._http``): gzip + HTTP Basic auth to a collector.
 - :class:`DebugTransport`: one JSON line per message on stderr, nothing sent.
 - :class:`MemoryTransport`: keeps the messages, for tests.
+- :class:`LocalTransport`: ``local`` mode; sends nothing, the sender records
+  each batch in the local ledger.
 
 A transport may also offer ``forget(anonymous_id, timeout) -> bool`` (ask the
 collector to delete an install's events), ``warm()``, ``abort()`` and
@@ -19,10 +21,13 @@ import sys
 import threading
 from typing import NamedTuple, Protocol, TextIO, runtime_checkable
 
+from pigeon._wire import encode_batch
+
 __all__ = [
     "DELIVERED",
     "DebugTransport",
     "Delivery",
+    "LocalTransport",
     "MemoryTransport",
     "Transport",
 ]
@@ -39,6 +44,9 @@ class Delivery(NamedTuple):
             (``"dns"``, ``"connect"``, ``"timeout"``, ``"http_500"``...); empty when delivered.
         rejected: events of a delivered batch that the collector refused one by one.
         detail: a human explanation of a failure, for the one warning of its kind.
+        body: the batch body exactly as it left the process (for the local ledger);
+            empty when nothing left (debug output, a failure).
+        local: ``local`` mode: nothing was sent, the batch is only recorded.
     """
 
     delivered: bool
@@ -47,6 +55,8 @@ class Delivery(NamedTuple):
     reason: str = ""
     rejected: int = 0
     detail: str = ""
+    body: bytes = b""
+    local: bool = False
 
 
 DELIVERED = Delivery(delivered=True)
@@ -130,3 +140,15 @@ class MemoryTransport:
 
         with self._lock:
             return [json.loads(m) for batch in self.batches for m in batch]
+
+
+class LocalTransport:
+    """``local`` mode: nothing leaves the process; each batch is recorded in the ledger.
+
+    Opens no socket. The batch body is built as the HTTP transport would build
+    it, so that the ledger shows exactly what ``on`` mode would send.
+    """
+
+    def send(self, messages: list[str], timeout: float) -> Delivery:
+        """Build the body and hand it back for the ledger; always "delivered"."""
+        return Delivery(delivered=True, body=encode_batch(messages), local=True)

@@ -37,6 +37,12 @@ OPT_OUTS: list[tuple[dict[str, str], dict[str, Any]]] = [
     ({"GITHUB_ACTIONS": "true"}, {}),
     ({"ARGILLA_ENABLE_TELEMETRY": "1"}, {"enabled": False}),
     ({"ARGILLA_TELEMETRY_DEBUG": "1", "DO_NOT_TRACK": "1"}, {}),
+    ({"ARGILLA_TELEMETRY_MODE": "off"}, {}),
+    ({"ARGILLA_TELEMETRY_MODE": "OFF", "ARGILLA_ENABLE_TELEMETRY": "1"}, {}),
+    ({"ARGILLA_TELEMETRY_MODE": "bogus"}, {}),
+    ({"ARGILLA_TELEMETRY_MODE": "local", "DO_NOT_TRACK": "1"}, {}),
+    ({"ARGILLA_TELEMETRY_MODE": "local", "ARGILLA_ENABLE_TELEMETRY": "0"}, {}),
+    ({"ARGILLA_TELEMETRY_MODE": "local"}, {"enabled": False}),
 ]
 OPT_OUT_IDS = [",".join([*env, *kwargs]) or "none" for env, kwargs in OPT_OUTS]
 
@@ -238,7 +244,14 @@ def run_audited(tmp_path: Path, **env: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     "env",
-    [{"ARGILLA_ENABLE_TELEMETRY": "0"}, {"DO_NOT_TRACK": "1"}, {"CI": "1"}, {"TRAVIS": "true"}],
+    [
+        {"ARGILLA_ENABLE_TELEMETRY": "0"},
+        {"DO_NOT_TRACK": "1"},
+        {"CI": "1"},
+        {"TRAVIS": "true"},
+        {"ARGILLA_TELEMETRY_MODE": "off"},
+        {"ARGILLA_TELEMETRY_MODE": "local", "DO_NOT_TRACK": "1"},
+    ],
     ids=",".join,
 )
 def test_audit_hooks_see_nothing_when_disabled(tmp_path: Path, env: dict[str, str]) -> None:
@@ -255,3 +268,16 @@ def test_audit_hooks_see_an_enabled_client(tmp_path: Path) -> None:
     assert "os.mkdir" in seen
     assert any(s.startswith("open-for-write") and "telemetry_id" in s for s in seen)
     assert "socket.connect" in seen
+
+
+def test_audit_hooks_see_no_socket_in_local_mode(tmp_path: Path) -> None:
+    report = run_audited(tmp_path, ARGILLA_TELEMETRY_MODE="local")
+    assert report["enabled"] is True
+    seen = report["seen"]
+    assert not [s for s in seen if s.startswith("socket.")]  # not one, not even a look-up
+    assert "_thread.start_new_thread" in seen  # the sender ran...
+    assert any(s.startswith("open-for-write") and "telemetry_ledger" in s for s in seen)
+    ledger = list((tmp_path / "xdg" / "argilla" / "telemetry_ledger").glob("*.jsonl"))
+    assert len(ledger) == 1  # ...and recorded every batch it would have sent
+    events = sum(json.loads(line)["events"] for line in ledger[0].read_text().splitlines())
+    assert events == 200

@@ -1,6 +1,6 @@
 """The ``pigeon`` command.
 
-``status``, ``preview`` and ``catalog show`` work with the SDK alone: the
+``status``, ``preview``, ``catalog show`` and ``log`` work with the SDK alone: the
 people who run them are a host app's users. ``serve``, ``report`` and ``demo``
 need the ``collector`` extra and say so, with the install command, when it is
 missing. Every subcommand lives in its own module exposing ``register(sub)``;
@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from pigeon._version import __version__
-from pigeon.cli import _catalog, _commands, _preview, _status
+from pigeon.cli import _catalog, _commands, _log, _preview, _status
 
 __all__ = ["build_parser", "main"]
 
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"pigeon {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (_status, _preview, _catalog):
+    for module in (_status, _preview, _catalog, _log):
         module.register(sub)
     _commands.register_optional(sub)
     return parser

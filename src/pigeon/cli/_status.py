@@ -8,10 +8,12 @@ import os
 from typing import Any
 
 from pigeon._identity import ID_FILENAME, data_dir
+from pigeon._ledger import LEDGER_DIRNAME
 from pigeon._settings import (
     DO_NOT_TRACK,
     ENABLE_TELEMETRY,
     TELEMETRY_ENDPOINT,
+    TELEMETRY_MODE,
     TELEMETRY_WRITE_KEY,
     env_prefix,
     read_settings,
@@ -49,10 +51,12 @@ def run(args: argparse.Namespace) -> int:
     endpoint_var = TELEMETRY_ENDPOINT.format(prefix=prefix)
     key_var = TELEMETRY_WRITE_KEY.format(prefix=prefix)
     id_path = data_dir(app, args.home) / ID_FILENAME
+    ledger = id_path.parent / LEDGER_DIRNAME
     anonymous_id = _read_id(id_path)
     report: dict[str, Any] = {
         "app": app,
         "enabled": settings.enabled,
+        "mode": settings.mode,
         "disabled_reason": settings.disabled_reason,
         "opt_outs": list(settings.opt_outs),
         "warnings": list(settings.warnings),
@@ -62,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         "endpoint_source": endpoint_var if settings.endpoint else "app default",
         "write_key_source": key_var if settings.write_key else "app default",
         "id_file": str(id_path),
+        "ledger": str(ledger),
         "anonymous_id": anonymous_id,
         "catalog": {
             "name": catalog.name,
@@ -73,7 +78,11 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2))
         return 0
     lines = [f"app:          {app}"]
-    if settings.enabled:
+    if settings.local:
+        lines.append(
+            "telemetry:    local: events are recorded on this machine only, nothing is sent"
+        )
+    elif settings.enabled:
         lines.append("telemetry:    enabled (unless the app disables it in its own code)")
         if settings.in_ci:
             lines.append(
@@ -90,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         f"write key:    {'from ' + key_var if settings.write_key else 'the app default'}",
         f"debug:        {debug}",
         f"id file:      {id_path} ({'exists' if anonymous_id else 'not created'})",
+        f"ledger:       {ledger} (pigeon log --app {app})",
     ]
     if anonymous_id:
         lines.append(f"anonymous id: {anonymous_id} (random; delete the file for a new one)")
@@ -98,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         f"pigeon catalog show {catalog.name})",
         "",
         f"opt out:      {ENABLE_TELEMETRY.format(prefix=prefix)}=0 or {DO_NOT_TRACK}=1",
+        f"local only:   {TELEMETRY_MODE.format(prefix=prefix)}=local (records, sends nothing)",
         f"see payloads: pigeon preview --app {app}",
     ]
     print("\n".join(lines))
