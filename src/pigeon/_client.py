@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
+    from pigeon._consent import Consent
+    from pigeon._identity import Identity
     from pigeon._pipeline import Item, Pipeline
     from pigeon._sender import Sender
     from pigeon._transports import Transport
@@ -141,8 +143,6 @@ class Client:
 
         identity = load_identity(self.home)
         self._anonymous_id = identity.anonymous_id
-        if identity.created and not self.settings.in_ci:
-            _first_run_notice(self)
         if self.settings.local and not (transport is None and self.settings.debug):
             transport = LocalTransport()
         elif transport is None and self.settings.debug:
@@ -158,6 +158,7 @@ class Client:
             anonymous_id=identity.anonymous_id,
             on_refused=self._refused,
         )
+        self._pipeline.withheld = self._settle_consent(identity)
         self._sender = Sender(
             transport,
             self._pipeline.prepare,
@@ -325,6 +326,29 @@ class Client:
         except Exception:  # never raise into the host
             return False
 
+    def _settle_consent(self, identity: Identity) -> frozenset[str]:
+        """Show the notice this install needs, record what it accepted; what to withhold."""
+        from pigeon import _consent
+
+        notify = not self.settings.in_ci
+        directory = identity.path.parent if identity.path is not None else None
+        try:
+            catalog = self.catalog  # loaded here, on the caller's thread
+            previous = _consent.read(directory) if directory is not None else None
+            decision = _consent.decide(
+                previous, catalog, first_run=identity.created, can_notify=notify
+            )
+        except Exception:  # a broken catalog is refused event by event, later
+            decision = _consent.Decision((), frozenset(), record=False)
+            catalog, previous = None, None
+        if identity.created and notify:
+            _first_run_notice(self)
+        elif decision.added and catalog is not None:
+            _changed_notice(self, catalog, previous, decision.added)
+        if decision.record and directory is not None and catalog is not None:
+            _consent.write(directory, catalog)
+        return decision.withheld
+
     def _rotate_id(self, old: str) -> None:
         from pigeon._identity import ID_FILENAME, load_identity, new_id
         from pigeon._pipeline import Pipeline
@@ -343,6 +367,7 @@ class Client:
             catalog=old_pipeline.catalog if old_pipeline is not None else self._catalog_ref,
             anonymous_id=anonymous_id,
             on_refused=self._refused,
+            withheld=old_pipeline.withheld if old_pipeline is not None else frozenset(),
         )
         if self._sender is not None:
             self._sender.prepare = self._pipeline.prepare
@@ -423,6 +448,27 @@ def _first_run_notice(client: Client) -> None:
         f"`pigeon log --app {client.app}` to see what was. "
         f"To opt out, set {prefix}_ENABLE_TELEMETRY=0 or DO_NOT_TRACK=1.\n"
     )
+
+
+def _changed_notice(
+    client: Client, catalog: Catalog, previous: Consent | None, added: tuple[str, ...]
+) -> None:
+    """The notice of a catalog that added events or fields: exactly what, and why."""
+    seen = f"v{previous.version}" if previous is not None else "an earlier version"
+    lines = [
+        f"{client.app} now collects more anonymous usage statistics than when you were "
+        f"last told (catalog {catalog.name} {seen} -> v{catalog.version}). Added:"
+    ]
+    for item in added:
+        event, _, prop = item.partition(".")
+        spec = catalog.events[event]
+        purpose = spec.properties[prop].purpose if prop else spec.purpose
+        lines.append(f"  - {item}: {purpose}")
+    lines.append(
+        f"Run `pigeon catalog show {catalog.name}` for the whole catalog. To opt out, set "
+        f"{client.env_prefix}_ENABLE_TELEMETRY=0 or DO_NOT_TRACK=1."
+    )
+    sys.stderr.write("\n".join(lines) + "\n")
 
 
 def live_clients() -> list[Client]:

@@ -36,8 +36,14 @@ class Pipeline:
         catalog: Catalog | str,
         anonymous_id: str,
         on_refused: Callable[[str, Validation], None] | None = None,
+        withheld: frozenset[str] = frozenset(),
     ) -> None:
-        """Prepare for ``app``; ``catalog`` is loaded on first use when given by name."""
+        """Prepare for ``app``; ``catalog`` is loaded on first use when given by name.
+
+        ``withheld``: events (``Event``) and fields (``Event.property``) that are
+        dropped before validation: a catalog added them, and the install's users
+        have not been told yet (:mod:`pigeon._consent`).
+        """
         self._app = app
         self._app_version = app_version
         self._catalog_ref = catalog
@@ -45,6 +51,7 @@ class Pipeline:
         self._on_refused = on_refused
         self._catalog: Catalog | None = catalog if isinstance(catalog, Catalog) else None
         self._encoder: MessageEncoder | None = None
+        self.withheld = withheld
         runtime()  # computed once per process, here rather than on the sender thread
 
     @property
@@ -68,6 +75,12 @@ class Pipeline:
     def prepare(self, item: Item) -> str | None:
         """The encoded message for ``item``, or ``None`` when the catalog refuses it."""
         event, properties, timestamp = item
+        withheld = self.withheld
+        if withheld:
+            if event in withheld:
+                return None
+            if properties:
+                properties = {k: v for k, v in properties.items() if f"{event}.{k}" not in withheld}
         result = self.catalog.validate(event, properties)
         if result.problems:
             if self._on_refused is not None:

@@ -95,7 +95,13 @@ def test_json_output(pigeon_cli: RunCommand, data_home: Path) -> None:
     assert report["opt_outs"] == ["DO_NOT_TRACK=yes"]
     assert report["id_file"] == str(data_home / "argilla" / "telemetry_id")
     assert report["anonymous_id"] is None
-    assert report["catalog"] == {"name": "argilla", "version": "1", "events": 5}
+    assert report["catalog"] == {
+        "name": "argilla",
+        "version": "1",
+        "events": 5,
+        "accepted_version": None,
+        "not_yet_notified": [],
+    }
 
 
 def test_other_app_prefix(pigeon_cli: RunCommand, tmp_path: Path) -> None:

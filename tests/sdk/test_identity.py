@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import pigeon
+from pigeon._consent import CONSENT_FILENAME
 from pigeon._identity import ID_FILENAME, data_dir, load_identity, new_id
 from pigeon.testing import MemoryTransport
 from tests.conftest import clean_subprocess_env
@@ -138,8 +139,10 @@ def test_id_file_has_mode_0600_and_no_temp_file_is_left(tmp_path: Path) -> None:
     finally:
         os.umask(old_umask)
     assert mode(tmp_path / "home" / ID_FILENAME) == 0o600
+    assert mode(tmp_path / "home" / CONSENT_FILENAME) == 0o600
     assert mode(tmp_path / "home") == 0o700
-    assert sorted(p.name for p in (tmp_path / "home").iterdir()) == [ID_FILENAME]
+    names = sorted(p.name for p in (tmp_path / "home").iterdir())
+    assert names == sorted([ID_FILENAME, CONSENT_FILENAME])
 
 
 def test_new_ids_are_distinct_uuid4() -> None:

@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 
 import pigeon
+from pigeon import _consent as consent
 from pigeon import _settings
 from pigeon._settings import CI_MARKERS, Settings, env_prefix, read_settings
+from pigeon.catalog import Catalog
 from pigeon.testing import MemoryTransport
 from tests.conftest import clean_subprocess_env
 
@@ -319,6 +321,7 @@ def test_debug_mode_prints_one_json_line_per_payload_and_opens_no_socket(tmp_pat
     home = tmp_path / "home"
     home.mkdir()
     (home / "telemetry_id").write_text("0b0a3cf8-3d3f-4a8e-9a59-0b8a1a2b3c4d\n")
+    assert consent.write(home, Catalog.load("argilla"))  # told before: no notice now
     result = subprocess.run(
         [sys.executable, "-c", _DEBUG_CHILD, str(home)],
         env=clean_subprocess_env(ARGILLA_TELEMETRY_DEBUG="1"),

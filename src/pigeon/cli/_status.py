@@ -7,6 +7,7 @@ import json
 import os
 from typing import Any
 
+from pigeon import _consent
 from pigeon._identity import ID_FILENAME, data_dir
 from pigeon._ledger import LEDGER_DIRNAME
 from pigeon._settings import (
@@ -52,6 +53,13 @@ def run(args: argparse.Namespace) -> int:
     key_var = TELEMETRY_WRITE_KEY.format(prefix=prefix)
     id_path = data_dir(app, args.home) / ID_FILENAME
     ledger = id_path.parent / LEDGER_DIRNAME
+    accepted = _consent.read(id_path.parent)
+    accepted_version = accepted.version if accepted and accepted.catalog == catalog.name else None
+    pending = (
+        sorted(_consent.catalog_items(catalog) - accepted.items)
+        if accepted and accepted.catalog == catalog.name
+        else []
+    )
     anonymous_id = _read_id(id_path)
     report: dict[str, Any] = {
         "app": app,
@@ -72,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
             "name": catalog.name,
             "version": catalog.version,
             "events": len(catalog.events),
+            "accepted_version": accepted_version,
+            "not_yet_notified": pending,
         },
     }
     if args.json:
@@ -106,6 +116,16 @@ def run(args: argparse.Namespace) -> int:
     lines += [
         f"catalog:      {catalog.name} v{catalog.version} ({len(catalog.events)} events; "
         f"pigeon catalog show {catalog.name})",
+        "accepted:     "
+        + (
+            f"v{accepted_version} (the version whose notice this install saw)"
+            if accepted_version
+            else "none yet (the notice is shown when the app first runs)"
+        ),
+    ]
+    if pending:
+        lines.append(f"not yet told: {', '.join(pending)} (withheld until the notice is shown)")
+    lines += [
         "",
         f"opt out:      {ENABLE_TELEMETRY.format(prefix=prefix)}=0 or {DO_NOT_TRACK}=1",
         f"local only:   {TELEMETRY_MODE.format(prefix=prefix)}=local (records, sends nothing)",
