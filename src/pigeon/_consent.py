@@ -25,6 +25,7 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
+from pigeon._files import unlink_quietly
 from pigeon.catalog import Catalog
 
 __all__ = ["CONSENT_FILENAME", "Consent", "Decision", "catalog_items", "decide", "read", "write"]
@@ -107,9 +108,6 @@ def write(directory: Path, catalog: Catalog) -> bool:
             os.close(fd)
         os.replace(tmp, path)
     except (OSError, ValueError):
-        try:  # noqa: SIM105  # contextlib is not imported by the SDK
-            os.unlink(tmp)
-        except (OSError, ValueError):
-            pass
+        unlink_quietly(tmp)
         return False
     return True

@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
+from pigeon._files import unlink_quietly
 from pigeon._wire import iso_timestamp
 
 __all__ = ["LEDGER_DIRNAME", "Ledger", "LedgerEntry", "LedgerLimits"]
@@ -149,7 +150,7 @@ class Ledger:
         for path in self.files():
             parsed = _parse_name(os.path.basename(path))
             if path != keep and parsed is not None and parsed[0] < oldest_day:
-                _unlink(path)
+                unlink_quietly(path)
                 continue
             try:
                 sized.append((path, os.path.getsize(path)))
@@ -160,7 +161,7 @@ class Ledger:
             if total <= self.limits.max_bytes:
                 break
             if path != keep:
-                _unlink(path)
+                unlink_quietly(path)
                 total -= size
 
 
@@ -187,10 +188,3 @@ def _parse_line(line: str) -> LedgerEntry | None:
     except (ValueError, KeyError, TypeError):
         return None
     return entry
-
-
-def _unlink(path: str) -> None:
-    try:  # noqa: SIM105  # contextlib is not imported by the SDK
-        os.unlink(path)
-    except OSError:
-        pass

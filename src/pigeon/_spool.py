@@ -28,6 +28,7 @@ import time
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from pigeon._files import unlink_quietly
 from pigeon._reporting import Counters, warn_once
 
 __all__ = ["SPOOL_DIRNAME", "Claimed", "Spool", "SpoolLimits", "Spooled", "restore", "store"]
@@ -129,7 +130,7 @@ class Spool:
             except OSError:
                 data = b""
             finally:
-                _unlink(mine)
+                unlink_quietly(mine)
             parsed = _parse(data) if size <= self.limits.max_bytes else None
             if parsed is None:
                 corrupt += 1
@@ -149,7 +150,7 @@ class Spool:
             return
         for name in names:
             if name.startswith(("spool-", "claimed-", ".spool-")):
-                _unlink(os.path.join(self.directory, name))
+                unlink_quietly(os.path.join(self.directory, name))
 
     def _files(self, include_stale_claims: float | None = None) -> list[tuple[str, int, float]]:
         """``(path, size, mtime)`` of the spool files, oldest first."""
@@ -180,7 +181,7 @@ class Spool:
                 os.close(fd)
             os.replace(tmp, path)
         except (OSError, ValueError):
-            _unlink(tmp)
+            unlink_quietly(tmp)
             return False
         return True
 
@@ -248,10 +249,3 @@ def _parse(data: bytes) -> list[tuple[float, str]] | None:
             return None
         entries.append((t, message))
     return entries
-
-
-def _unlink(path: str) -> None:
-    try:  # noqa: SIM105  # contextlib is not imported by the SDK
-        os.unlink(path)
-    except OSError:
-        pass
