@@ -189,6 +189,7 @@ def test_restore_refuses_a_store_a_collector_uses_even_with_force(
     collector = RunningCollector.with_store(tmp_path / "run", url, "--workers", "2")
     try:
         result = pigeon_process("restore", "--store", url, "--force", str(backup))
+        unforced = pigeon_process("restore", "--store", url, str(backup))
         _, body = segment_batch("after", 5)
         assert collector.request("POST", "/v1/batch", body, basic(WRITE_KEY)).status == 200
     finally:
@@ -198,6 +199,7 @@ def test_restore_refuses_a_store_a_collector_uses_even_with_force(
         f"pigeon restore: error: a collector is using {db}: "
         "stop it (every process serving this store) first\n"
     )
+    assert (unforced.status, unforced.err) == (1, result.err)  # in use is said first
     assert read_back(url)["count"] == 105
     # Stopped, it can be restored.
     assert pigeon_process("restore", "--store", url, "--force", str(backup)).status == 0

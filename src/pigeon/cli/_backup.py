@@ -70,14 +70,13 @@ def _store_option(parser: argparse.ArgumentParser) -> None:
 def run_backup(args: argparse.Namespace) -> int:
     """Back the store up; exit 0, else 1 (or 2 for bad input) with one line on stderr."""
     from pigeon.collector.storage import StoreError
-    from pigeon.collector.storage._sqlite_backup import backup_sqlite
+    from pigeon.collector.storage._sqlite_backup import DestinationExistsError, backup_sqlite
 
     location = _sqlite_location(args.store, Path(args.dest).name, restore=False)
-    dest = Path(args.dest)
-    if dest.exists():
-        raise CommandError(f"{dest} exists: give the path of a new file")
     try:
-        result = backup_sqlite(location, dest)
+        result = backup_sqlite(location, Path(args.dest))
+    except DestinationExistsError as exc:
+        raise CommandError(str(exc)) from None
     except StoreError as exc:
         raise CommandError(str(exc), status=1) from None
     _say("backup", f"{location.path} copied to {_summary(result)}")
@@ -87,16 +86,16 @@ def run_backup(args: argparse.Namespace) -> int:
 def run_restore(args: argparse.Namespace) -> int:
     """Restore the store from a backup; exit 0, else 1 (or 2 for bad input) with one line."""
     from pigeon.collector.storage import StoreError
-    from pigeon.collector.storage._sqlite_backup import restore_sqlite
+    from pigeon.collector.storage._sqlite_backup import DestinationExistsError, restore_sqlite
 
     location = _sqlite_location(args.store, Path(args.source).name, restore=True)
     source = Path(args.source)
     if not source.is_file():
         raise CommandError(f"no backup at {source}")
-    if location.path.exists() and not args.force:
-        raise CommandError(f"a store exists at {location.path}: pass --force to replace it")
     try:
         result = restore_sqlite(source, location, force=args.force)
+    except DestinationExistsError as exc:
+        raise CommandError(str(exc)) from None
     except StoreError as exc:
         raise CommandError(str(exc), status=1) from None
     _say("restore", f"{source} restored to {_summary(result)}")

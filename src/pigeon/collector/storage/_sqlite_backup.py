@@ -33,10 +33,14 @@ from pigeon.collector.storage._errors import StoreError, StoreInUseError
 from pigeon.collector.storage._sqlite_schema import SQLiteLocation, connect_reader
 from pigeon.collector.storage._sqlite_shared import InUseLock
 
-__all__ = ["STEP_PAGES", "CopyResult", "backup_sqlite", "restore_sqlite"]
+__all__ = ["STEP_PAGES", "CopyResult", "DestinationExistsError", "backup_sqlite", "restore_sqlite"]
 
 STEP_PAGES: Final = 1024
 """Pages copied per step of the backup API (4 MiB at SQLite's default page size)."""
+
+
+class DestinationExistsError(StoreError):
+    """The file to write exists: a backup never overwrites, a restore only when forced."""
 
 
 @dataclass(frozen=True)
@@ -60,11 +64,12 @@ def backup_sqlite(location: SQLiteLocation, dest: Path) -> CopyResult:
     """Copy the store at ``location`` to the new file ``dest`` (collectors may be writing).
 
     Raises:
-        StoreError: no pigeon store of this layout at ``location``, ``dest``
-            exists, or the copy failed (nothing is left at ``dest`` then).
+        DestinationExistsError: ``dest`` exists.
+        StoreError: no pigeon store of this layout at ``location``, or the
+            copy failed (nothing is left at ``dest`` then).
     """
     if dest.exists():  # the store itself included
-        raise StoreError(f"{dest} exists: give the path of a new file")
+        raise DestinationExistsError(f"{dest} exists: give the path of a new file")
     started = time.monotonic()
     source = connect_reader(location, check=True)
     try:
@@ -87,10 +92,10 @@ def restore_sqlite(source_path: Path, location: SQLiteLocation, *, force: bool) 
         force: replace a store that exists (else refuse).
 
     Raises:
+        StoreInUseError: a collector has the destination open (checked first).
+        DestinationExistsError: the destination exists and ``force`` is false.
         StoreError: the source is missing, not a pigeon store of this layout,
-            or corrupt; the destination exists and ``force`` is false; or the
-            copy failed (the destination is then left as it was).
-        StoreInUseError: a collector has the destination open.
+            or corrupt; or the copy failed (the destination is then left as it was).
     """
     dest = location.path
     if not source_path.is_file():
@@ -103,7 +108,9 @@ def restore_sqlite(source_path: Path, location: SQLiteLocation, *, force: bool) 
         _check_integrity(source, source_path)
         with _claimed(dest):
             if dest.exists() and not force:
-                raise StoreError(f"a store exists at {dest}: pass --force to replace it")
+                raise DestinationExistsError(
+                    f"a store exists at {dest}: pass --force to replace it"
+                )
             events = _copy(source, dest, f"cannot restore {source_path} to {dest}", replace=True)
     finally:
         source.close()
@@ -153,11 +160,10 @@ def _copy(source: sqlite3.Connection, dest: Path, failure: str, *, replace: bool
                 dest.with_name(dest.name + suffix).unlink(missing_ok=True)
         os.replace(partial, dest)
         _fsync(dest.parent)
-    except (OSError, sqlite3.Error) as exc:
+    except BaseException as exc:  # Ctrl-C included: no partial copy is left behind
         partial.unlink(missing_ok=True)
-        raise StoreError(f"{failure}: {exc}") from None
-    except StoreError:
-        partial.unlink(missing_ok=True)
+        if isinstance(exc, OSError | sqlite3.Error):
+            raise StoreError(f"{failure}: {exc}") from None
         raise
     return events
 
