@@ -155,6 +155,7 @@ def test_a_collector_runs_from_a_file(tmp_path: Path) -> None:
         f'store = "sqlite:///{store}"\nwrite_key = ["file-key"]\n'
         'admin_token = "file-token"\nrate_limit = 0\nport = 1\n'
     )
+    file.chmod(0o644)
     # --port 0 (added by RunningCollector) wins over the file's port.
     collector = RunningCollector(tmp_path / "run", ["--config", str(file)])
     try:
@@ -166,3 +167,11 @@ def test_a_collector_runs_from_a_file(tmp_path: Path) -> None:
     finally:
         collector.stop()
     assert store.is_file()
+    assert f"warning: {file} holds the admin token and other users may read it" in (
+        collector.stdout
+    )
+    assert "file-token" not in collector.stdout
+    file.chmod(0o600)
+    quiet = RunningCollector(tmp_path / "again", ["--config", str(file)])
+    quiet.stop()
+    assert "warning" not in quiet.stdout

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -49,10 +51,12 @@ class ConfigFile:
     Attributes:
         path: the file's path as the user gave it (messages name it so).
         values: key -> value as text (``strings`` keys: a list of texts).
+        shared: other users (group or others) may read the file.
     """
 
     path: str = ""
     values: Mapping[str, FileValue] = field(default_factory=dict)
+    shared: bool = False
 
     def label(self, key: str) -> str:
         """How messages name ``key`` of this file: ``pigeon.toml: key 'port'``."""
@@ -79,6 +83,7 @@ def read_config_file(path: str, kinds: Mapping[str, KeyKind]) -> ConfigFile:
     """
     try:
         with open(path, "rb") as file:
+            shared = bool(os.fstat(file.fileno()).st_mode & (stat.S_IRGRP | stat.S_IROTH))
             document = tomllib.load(file)
     except FileNotFoundError:
         raise CommandError(f"{path}: no configuration file at this path") from None
@@ -99,7 +104,7 @@ def read_config_file(path: str, kinds: Mapping[str, KeyKind]) -> ConfigFile:
                 f"{path}: key {key!r}: expected {_EXPECTED[kind]}, got {_describe(value)}"
             )
         values[key] = text
-    return ConfigFile(path, values)
+    return ConfigFile(path, values, shared)
 
 
 def _unknown(key: str, kinds: Mapping[str, KeyKind]) -> str:

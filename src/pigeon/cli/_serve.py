@@ -181,6 +181,11 @@ def run(args: argparse.Namespace) -> int:
     require_collector("pigeon serve")
     say = _printer()
     sources = _sources(args, os.environ)
+    if sources.file.shared and str(sources.file.values.get("admin_token", "")).strip():
+        say(
+            f"warning: {sources.file.path} holds the admin token and other users may read "
+            "it; make it readable by this user only (chmod 600)"
+        )
     workers = sources.get("workers", 1, _integer(1, 64))
     return _start(_config(sources, say), workers, say)
 
