@@ -48,7 +48,7 @@ def post(collector: RunningCollector, key: str, event: str = "ServerStarted") ->
         (["--write-key", "k=no-such-catalog"], {}, "unknown catalog 'no-such-catalog'"),
         (["--write-key", "k=./missing.toml"], {}, "no catalog file at this path"),
         (["--store", "mysql://db/x"], {}, "--store: unsupported store URL"),
-        ([], {"PIGEON_STORE": "sqlite:///"}, "--store: a SQLite store needs a file path"),
+        ([], {"PIGEON_STORE": "sqlite:///"}, "PIGEON_STORE: a SQLite store needs a file path"),
     ],
 )
 def test_bad_options_fail_with_one_line(

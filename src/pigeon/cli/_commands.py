@@ -19,7 +19,7 @@ __all__ = [
 ]
 
 # Collector-side commands: module name under pigeon.cli, registered when importable.
-_OPTIONAL = ("_serve", "_report", "_demo")
+_OPTIONAL = ("_serve", "_report", "_demo", "_backup")
 
 
 class CommandError(Exception):

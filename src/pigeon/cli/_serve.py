@@ -1,8 +1,9 @@
 """``pigeon serve``: run the self-hosted collector.
 
-Every option also reads ``PIGEON_<OPTION>`` from the environment (the command
-line wins). The web stack is imported only when the command runs, so the SDK
-commands work without the ``collector`` extra.
+Every option also reads ``PIGEON_<OPTION>`` from the environment and a key of
+the ``--config`` file (see ``_config_file``): the command line wins, then the
+environment, then the file, then the defaults. The web stack is imported only
+when the command runs, so the SDK commands work without the ``collector`` extra.
 """
 
 from __future__ import annotations
@@ -11,15 +12,23 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from pigeon.cli._commands import CommandError, require_collector
+from pigeon.cli._config_file import (
+    CONFIG_VARIABLE,
+    ConfigFile,
+    KeyKind,
+    config_path,
+    read_config_file,
+)
 
 if TYPE_CHECKING:
     from pigeon.collector import CollectorConfig
 
-__all__ = ["register", "run"]
+__all__ = ["FILE_KEYS", "register", "run"]
 
 _T = TypeVar("_T")
 
@@ -27,14 +36,32 @@ _DESCRIPTION = """\
 Run the collector: Segment- and PostHog-compatible ingestion, validated
 against each app's catalog, stored in SQLite (or ClickHouse).
 
-Every option can also be set as PIGEON_<OPTION> (PIGEON_STORE, PIGEON_WRITE_KEY, ...);
-the command line wins. PIGEON_WRITE_KEY may hold several keys separated by commas.
+Every option can also be set as PIGEON_<OPTION> (PIGEON_STORE, PIGEON_WRITE_KEY, ...)
+or as a key of the --config file (retention_days = 30; see docs/pigeon.example.toml).
+The command line wins, then the environment, then the file. PIGEON_WRITE_KEY may
+hold several keys separated by commas.
 
 Example:
   pigeon serve --write-key my-app-key
+  pigeon serve --config /etc/pigeon/pigeon.toml
   pigeon serve --write-key key-a --write-key key-b=./other-app.toml --retention-days 30
   PIGEON_WRITE_KEY=my-app-key PIGEON_STORE=sqlite:////var/lib/pigeon/pigeon.db pigeon serve
 """
+
+
+FILE_KEYS: Final[dict[str, KeyKind]] = {
+    "host": "string",
+    "port": "integer",
+    "store": "string",
+    "catalog": "string",
+    "write_key": "strings",
+    "admin_token": "string",
+    "retention_days": "integer",
+    "min_installs": "integer",
+    "rate_limit": "number",
+    "workers": "integer",
+}
+"""The keys of a configuration file: one per option, and the TOML type each takes."""
 
 
 def register(sub: Any) -> None:
@@ -46,6 +73,12 @@ def register(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add = parser.add_argument
+    add(
+        "--config",
+        metavar="FILE",
+        help=f"read options from this TOML file (default: ${CONFIG_VARIABLE}, else none); "
+        "options and PIGEON_* variables win over it",
+    )
     add("--host", help="address to listen on (default 127.0.0.1)")
     add("--port", help="port to listen on, 0 for any free port (default 8642)")
     add("--store", help="store URL (default sqlite:///./pigeon-data/pigeon.db)")
@@ -68,25 +101,55 @@ def register(sub: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def _option(
-    args: argparse.Namespace,
-    env: Mapping[str, str],
-    name: str,
-    default: _T,
-    convert: Callable[[str], _T],
-) -> _T:
-    value = getattr(args, name)
-    flag = f"--{name.replace('_', '-')}"
-    if value is None:
+@dataclass(frozen=True)
+class _Sources:
+    """Where option values come from, in order: command line, environment, file."""
+
+    args: argparse.Namespace
+    env: Mapping[str, str]
+    file: ConfigFile
+
+    def text(self, name: str) -> tuple[str, str] | None:
+        """The value of option ``name`` as text and the label of its source, or None."""
+        value = getattr(self.args, name)
+        if value is not None:
+            return value, f"--{name.replace('_', '-')}"
         variable = f"PIGEON_{name.upper()}"
-        value = env.get(variable, "").strip()
-        flag = variable
-        if not value:
+        value = self.env.get(variable, "").strip()
+        if value:
+            return value, variable
+        in_file = self.file.values.get(name)
+        if isinstance(in_file, str) and in_file.strip():
+            return in_file.strip(), self.file.label(name)
+        return None
+
+    def get(self, name: str, default: _T, convert: Callable[[str], _T]) -> _T:
+        """Option ``name`` converted, or ``default`` when no source sets it."""
+        found = self.text(name)
+        if found is None:
             return default
-    try:
-        return convert(value)
-    except ValueError as exc:
-        raise CommandError(f"{flag}: {exc}") from None
+        value, label = found
+        try:
+            return convert(value)
+        except ValueError as exc:
+            raise CommandError(f"{label}: {exc}") from None
+
+    def write_keys(self) -> tuple[list[str], str]:
+        """The ``KEY[=CATALOG]`` specs and the label of their source (an empty list: none)."""
+        if self.args.write_key:
+            return list(self.args.write_key), "--write-key"
+        from_env = [s for s in self.env.get("PIGEON_WRITE_KEY", "").split(",") if s.strip()]
+        if from_env:
+            return from_env, "PIGEON_WRITE_KEY"
+        in_file = self.file.values.get("write_key", [])
+        specs = [in_file] if isinstance(in_file, str) else in_file
+        return [s for s in specs if s.strip()], self.file.label("write_key")
+
+
+def _sources(args: argparse.Namespace, env: Mapping[str, str]) -> _Sources:
+    path = config_path(args.config, env)
+    file = ConfigFile() if path is None else read_config_file(path, FILE_KEYS)
+    return _Sources(args, env, file)
 
 
 def _integer(low: int, high: int | None = None) -> Callable[[str], int]:
@@ -117,38 +180,41 @@ def run(args: argparse.Namespace) -> int:
     """Start the collector and serve until SIGTERM or Ctrl-C."""
     require_collector("pigeon serve")
     say = _printer()
-    workers = _option(args, os.environ, "workers", 1, _integer(1, 64))
-    return _start(_config(args, os.environ, say), workers, say)
+    sources = _sources(args, os.environ)
+    if sources.file.shared and str(sources.file.values.get("admin_token", "")).strip():
+        say(
+            f"warning: {sources.file.path} holds the admin token and other users may read "
+            "it; make it readable by this user only (chmod 600)"
+        )
+    workers = sources.get("workers", 1, _integer(1, 64))
+    return _start(_config(sources, say), workers, say)
 
 
-def _config(
-    args: argparse.Namespace, env: Mapping[str, str], say: Callable[[str], None]
-) -> CollectorConfig:
-    """The collector config from options, environment and defaults (token generated if needed)."""
+def _config(sources: _Sources, say: Callable[[str], None]) -> CollectorConfig:
+    """The collector config from every source and the defaults (token generated if needed)."""
     from pigeon.collector import CollectorConfig, parse_write_keys
     from pigeon.collector._config import DEFAULT_CATALOG, DEFAULT_HOST, DEFAULT_PORT
     from pigeon.collector.storage import DEFAULT_STORE_URL, StoreError, data_dir_of
     from pigeon.errors import CatalogError
 
-    store_url = _option(args, env, "store", DEFAULT_STORE_URL, str)
-    catalog = _option(args, env, "catalog", DEFAULT_CATALOG, str)
-    specs: list[str] = args.write_key or [
-        s for s in env.get("PIGEON_WRITE_KEY", "").split(",") if s.strip()
-    ]
+    store_url = sources.get("store", DEFAULT_STORE_URL, str)
+    catalog = sources.get("catalog", DEFAULT_CATALOG, str)
+    specs, keys_label = sources.write_keys()
     try:
         write_keys = parse_write_keys(specs, catalog)
     except (ValueError, CatalogError) as exc:
-        raise CommandError(f"--write-key: {exc}") from None
+        raise CommandError(f"{keys_label}: {exc}") from None
     try:
         data_dir = data_dir_of(store_url)
     except StoreError as exc:
-        raise CommandError(f"--store: {exc}") from None
-    host = _option(args, env, "host", DEFAULT_HOST, str)
-    port = _option(args, env, "port", DEFAULT_PORT, _integer(0, 65535))
-    retention_days = _option(args, env, "retention_days", 90, _integer(0))
-    min_installs = _option(args, env, "min_installs", 5, _integer(1))
-    rate_limit = _option(args, env, "rate_limit", 50.0, _rate)
-    token = _option(args, env, "admin_token", "", str) or _stored_token(data_dir, say)
+        _, store_label = sources.text("store") or ("", "--store")
+        raise CommandError(f"{store_label}: {exc}") from None
+    host = sources.get("host", DEFAULT_HOST, str)
+    port = sources.get("port", DEFAULT_PORT, _integer(0, 65535))
+    retention_days = sources.get("retention_days", 90, _integer(0))
+    min_installs = sources.get("min_installs", 5, _integer(1))
+    rate_limit = sources.get("rate_limit", 50.0, _rate)
+    token = sources.get("admin_token", "", str) or _stored_token(data_dir, say)
     try:
         return CollectorConfig(
             write_keys=write_keys,

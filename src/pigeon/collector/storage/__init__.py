@@ -5,7 +5,7 @@ is the one place that picks an implementation from a URL.
 """
 
 from pigeon.collector.storage._base import RollupRow, Store, StoredEvent, WriteResult, day_of
-from pigeon.collector.storage._errors import StoreClosedError, StoreError
+from pigeon.collector.storage._errors import StoreClosedError, StoreError, StoreInUseError
 from pigeon.collector.storage._open import DEFAULT_STORE_URL, data_dir_of, open_store, redact_url
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "Store",
     "StoreClosedError",
     "StoreError",
+    "StoreInUseError",
     "StoredEvent",
     "WriteResult",
     "data_dir_of",

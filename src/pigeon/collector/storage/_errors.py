@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pigeon.errors import PigeonError
 
-__all__ = ["StoreClosedError", "StoreError"]
+__all__ = ["StoreClosedError", "StoreError", "StoreInUseError"]
 
 
 class StoreError(PigeonError):
@@ -16,3 +16,7 @@ class StoreError(PigeonError):
 
 class StoreClosedError(StoreError):
     """The store was closed; nothing more can be written or read."""
+
+
+class StoreInUseError(StoreError):
+    """The store is in use by another process: a collector (for a restore), or a restore."""

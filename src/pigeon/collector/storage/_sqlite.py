@@ -29,7 +29,7 @@ from pigeon.collector.storage._sqlite_schema import (
     connect_writer,
     parse_sqlite_url,
 )
-from pigeon.collector.storage._sqlite_shared import WriteLock
+from pigeon.collector.storage._sqlite_shared import InUseLock, WriteLock
 from pigeon.collector.storage._sqlite_writer import Writer
 
 __all__ = ["SQLiteStore"]
@@ -67,16 +67,26 @@ class SQLiteStore:
         Raises:
             StoreError: the file cannot be created or opened; or, read-only,
                 there is no store of this layout version at ``location``.
+            StoreInUseError: ``pigeon restore`` is replacing the file.
         """
         self.location = location
         self.read_only = read_only
         self._writer: Writer | None = None
+        # Writers only: a restore must not pull the file from under a collector,
+        # while a reader (a report) just reads whichever file is there.
+        self._in_use: InUseLock | None = None
         if read_only:
             connect_reader(location, check=True).close()  # a clear error now, not at first read
         else:
-            self._writer = Writer(
-                functools.partial(connect_writer, location), WriteLock(location.path)
-            )
+            self._in_use = InUseLock(location.path)
+            self._in_use.share()
+            try:
+                self._writer = Writer(
+                    functools.partial(connect_writer, location), WriteLock(location.path)
+                )
+            except BaseException:
+                self._in_use.release()
+                raise
         # Two readers: a view asks for totals and series at once, and SQLite
         # steps without the GIL, so one query's SQL overlaps the other's Python.
         self._reader = ThreadPoolExecutor(
@@ -194,6 +204,8 @@ class SQLiteStore:
             conns, self._reader_conns = self._reader_conns, []
         for conn in conns:  # no reader thread is left to use them
             conn.close()
+        if self._in_use is not None:
+            self._in_use.release()
 
     async def _read(self, query: Callable[[sqlite3.Connection], _T]) -> _T:
         if self._closed:

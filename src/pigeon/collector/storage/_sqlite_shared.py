@@ -1,4 +1,4 @@
-"""What lets several processes write one SQLite store: a fair write lock and a generation.
+"""What lets several processes share one SQLite store: locks and a generation.
 
 Several collector processes (``pigeon serve --workers N``, or two collectors
 pointed at one file) each run a writer thread. SQLite already serialises
@@ -13,6 +13,11 @@ Each writer also keeps memories of what the store holds (install rows and
 ordinals already written). Only forgetting an install makes such a memory
 wrong, so forget bumps a *generation* stored in ``meta``; every write
 transaction reads it first and drops its memories when it changed.
+
+:class:`InUseLock` tells whether any collector has the store open: each
+writing store holds it shared for its whole life, and ``pigeon restore``
+takes it exclusively, so it never replaces a file a collector is writing, and
+a collector does not start on a file being replaced.
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
-__all__ = ["GENERATION_KEY", "WriteLock", "bump_generation", "read_generation"]
+from pigeon.collector.storage._errors import StoreInUseError
+
+__all__ = ["GENERATION_KEY", "InUseLock", "WriteLock", "bump_generation", "read_generation"]
 
 GENERATION_KEY: Final = "generation"
 """The ``meta`` key of the store's generation (bumped by every forget)."""
@@ -70,6 +77,67 @@ class WriteLock:
                 self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             except OSError:
                 self._usable = False
+        return self._fd
+
+
+class InUseLock:
+    """A ``flock`` on ``<store>-in-use``: shared by each open writing store, exclusive in a restore.
+
+    The kernel drops it when its process ends, however it ends, so a killed
+    collector never leaves the store marked as in use. When the file cannot
+    be created (a read-only directory), nothing is locked: a restore could
+    not write there either.
+    """
+
+    def __init__(self, store_path: Path) -> None:
+        """Lock beside the store file at ``store_path``."""
+        self.store_path = store_path
+        self.path = store_path.with_name(f"{store_path.name}-in-use")
+        self._fd: int | None = None
+
+    def share(self) -> None:
+        """Mark the store as used by this process (until :meth:`release`).
+
+        Raises:
+            StoreInUseError: a restore is replacing the store right now.
+        """
+        fd = self._open()
+        if fd is None:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.release()
+            raise StoreInUseError(
+                f"{self.store_path} is being replaced by `pigeon restore`; "
+                "start the collector when it has finished"
+            ) from None
+
+    def claim(self) -> bool:
+        """Take the store for this process alone; False when any other process uses it."""
+        fd = self._open()
+        if fd is None:
+            return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.release()
+            return False
+        return True
+
+    def release(self) -> None:
+        """Let go of the lock (idempotent)."""
+        if self._fd is not None:
+            os.close(self._fd)  # closing the file releases its flock
+            self._fd = None
+
+    def _open(self) -> int | None:
+        if self._fd is None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError:
+                return None
         return self._fd
 
 
