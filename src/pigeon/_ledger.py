@@ -11,10 +11,11 @@ Bounded: files of at most ``file_bytes`` each (one sequence per UTC day),
 mode 0600 in a 0700 directory. Every process of the app appends to the same
 files with ``O_APPEND`` and one ``write`` per line, so workers need no lock.
 
-Line format (UTF-8 JSON, one object per line)::
+Line format (UTF-8 JSON, one object per line; the body is written as it was
+sent, not re-encoded, and always comes last)::
 
     {"at": "<ISO 8601 UTC, ms>", "mode": "on"|"local", "endpoint": "<URL>",
-     "events": <count>, "body": "<the batch body, exactly as sent>"}
+     "events": <count>, "body": {"batch": [...], "sentAt": "..."}}
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ LEDGER_DIRNAME = "telemetry_ledger"
 """The ledger directory, next to ``telemetry_id``."""
 
 _SUFFIX = ".jsonl"
+_BODY = b',"body":'
 
 
 class LedgerLimits(NamedTuple):
@@ -73,36 +75,57 @@ class Ledger:
         """Use ``directory`` (created on the first append, mode 0700)."""
         self.directory = directory
         self.limits = limits or LedgerLimits()
+        self._path: str | None = None  # the file this process appends to
 
     def append(
         self, body: bytes, *, events: int, mode: str, endpoint: str, now: float | None = None
     ) -> bool:
-        """Record one batch body; False when it could not be written (never raises)."""
+        """Record one batch body; False when it could not be written (never raises).
+
+        The body is written as it is, not re-encoded (escaping 500 KB of JSON
+        would cost the sender thread more than sending it): it is one JSON
+        object without a newline, the last value of the line's object.
+        """
         now = time.time() if now is None else now
+        if not body.startswith(b"{") or b"\n" in body:
+            return False  # not a batch body: the line format could not hold it
+        head = json.dumps(
+            {"at": iso_timestamp(now), "mode": mode, "endpoint": endpoint, "events": events},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        line = head[:-1].encode("utf-8") + _BODY + body + b"}\n"
         try:
-            text = body.decode("utf-8")
-            line = json.dumps(
-                {
-                    "at": iso_timestamp(now),
-                    "mode": mode,
-                    "endpoint": endpoint,
-                    "events": events,
-                    "body": text,
-                },
-                ensure_ascii=False,
-                separators=(",", ":"),
-            )
-            os.makedirs(self.directory, mode=0o700, exist_ok=True)
-            path = self._current(now, len(line) + 1)
+            path = self._target(now, len(line))
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
-                os.write(fd, (line + "\n").encode("utf-8"))
+                os.write(fd, line)
             finally:
                 os.close(fd)
-            self._prune(now, keep=path)
         except (OSError, ValueError):
+            self._path = None
             return False
         return True
+
+    def _target(self, now: float, size: int) -> str:
+        """The file to append to: the one in use, unless the day changed or it is full.
+
+        One ``stat`` per append; the directory is listed (and pruned) only when
+        a file fills up or a day begins, or when another process moved on.
+        """
+        day = time.strftime("%Y%m%d", time.gmtime(now))
+        path = self._path
+        if path is not None and os.path.basename(path).startswith(day + "-"):
+            try:
+                if os.stat(path).st_size + size <= self.limits.file_bytes:
+                    return path
+            except FileNotFoundError:
+                pass
+        os.makedirs(self.directory, mode=0o700, exist_ok=True)
+        path = self._current(now, size)
+        self._prune(now, keep=path)
+        self._path = path
+        return path
 
     def files(self) -> list[str]:
         """The ledger's files, oldest first."""
@@ -144,7 +167,11 @@ class Ledger:
         return os.path.join(self.directory, f"{day}-{seq:04d}{_SUFFIX}")
 
     def _prune(self, now: float, keep: str) -> None:
-        """Delete files past the age cap, then the oldest while over the size cap."""
+        """Delete files past the age cap, then the oldest while over the size cap.
+
+        Room is kept for ``keep`` to fill up to ``file_bytes``: pruning runs only
+        when a file is chosen, and the total stays within ``max_bytes`` until the next.
+        """
         oldest_day = time.strftime("%Y%m%d", time.gmtime(now - self.limits.max_days * 86400))
         sized = []
         for path in self.files():
@@ -156,9 +183,10 @@ class Ledger:
                 sized.append((path, os.path.getsize(path)))
             except OSError:
                 continue
-        total = sum(size for _, size in sized)
+        total = sum(size for path, size in sized if path != keep)
+        budget = self.limits.max_bytes - self.limits.file_bytes
         for path, size in sized:
-            if total <= self.limits.max_bytes:
+            if total <= budget:
                 break
             if path != keep:
                 unlink_quietly(path)
@@ -176,15 +204,18 @@ def _parse_name(name: str) -> tuple[str, int] | None:
 
 
 def _parse_line(line: str) -> LedgerEntry | None:
-    try:
-        data = json.loads(line)
-        entry = LedgerEntry(
-            str(data["at"]),
-            str(data["mode"]),
-            str(data["endpoint"]),
-            int(data["events"]),
-            str(data["body"]),
-        )
-    except (ValueError, KeyError, TypeError):
+    """One line: the head's fields, then the body exactly as written."""
+    cut = line.find(_BODY.decode())  # the head's strings are escaped: the first one is ours
+    if cut < 0 or not line.endswith("}"):
         return None
-    return entry
+    try:
+        head = json.loads(line[:cut] + "}")
+        return LedgerEntry(
+            str(head["at"]),
+            str(head["mode"]),
+            str(head["endpoint"]),
+            int(head["events"]),
+            line[cut + len(_BODY) : -1],
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
