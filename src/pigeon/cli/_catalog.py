@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pigeon.catalog import PropertySpec, available_catalogs
+from pigeon._catalog_text import describe
+from pigeon.catalog import available_catalogs
 from pigeon.cli._commands import load_catalog
 
-__all__ = ["describe", "register", "run_show"]
+__all__ = ["register", "run_show"]
 
 
 def register(sub: Any) -> None:
@@ -34,24 +35,6 @@ def register(sub: Any) -> None:
     show.set_defaults(handler=run_show, command_name="catalog show")
 
 
-def describe(prop: PropertySpec) -> str:
-    """The type and bounds of a property, in a few words."""
-    if prop.type == "string":
-        return f"string, at most {prop.max_length} chars"
-    if prop.type == "integer":
-        bounds = []
-        if prop.minimum > -(2**63):
-            bounds.append(f">= {prop.minimum}")
-        if prop.maximum < 2**63 - 1:
-            bounds.append(f"<= {prop.maximum}")
-        return "integer" + (f" {' '.join(bounds)}" if bounds else "")
-    if prop.type == "enum":
-        values = ", ".join(prop.ordered_values)
-        extra = f"; unknown -> {prop.fallback}" if prop.fallback else ""
-        return f"one of: {values}{extra}"
-    return "boolean"
-
-
 def run_show(args: argparse.Namespace) -> int:
     """Print the table; exit 0 (or 2 for an unknown or malformed catalog)."""
     catalog = load_catalog(args.name)
@@ -59,6 +42,8 @@ def run_show(args: argparse.Namespace) -> int:
     for event in catalog.events.values():
         out.append(f"{event.name}")
         out.append(f"  purpose: {event.purpose}")
+        if event.sent_from:
+            out.append(f"  sent from: {event.sent_from}")
         if not event.properties:
             out.append("  (no properties beyond the context)")
         for prop in event.properties.values():
