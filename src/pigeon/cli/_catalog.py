@@ -1,4 +1,4 @@
-"""``pigeon catalog show NAME``: the catalog as a table, with every purpose."""
+"""``pigeon catalog show|diff|docs``: read a catalog, compare two, write its policy page."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from pigeon._catalog_text import describe
 from pigeon.catalog import available_catalogs
+from pigeon.cli._catalog_diff import add_diff
 from pigeon.cli._commands import load_catalog
 
 __all__ = ["register", "run_show"]
@@ -16,9 +17,10 @@ def register(sub: Any) -> None:
     """Add the ``catalog`` subcommand group."""
     parser: argparse.ArgumentParser = sub.add_parser(
         "catalog",
-        help="show an event catalog",
-        description="Show an event catalog: every event, every property, its type, "
-        "bounds and purpose.\n\nExample:\n  pigeon catalog show argilla\n"
+        help="show, compare or document an event catalog",
+        description="Show an event catalog (every event, every property, its type, "
+        "bounds and purpose), compare two versions of one, or write its telemetry "
+        "policy page.\n\nExample:\n  pigeon catalog show argilla\n"
         "  pigeon catalog show ./my-app.toml",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -33,6 +35,7 @@ def register(sub: Any) -> None:
         "name", help=f"a shipped catalog ({', '.join(available_catalogs())}) or a path"
     )
     show.set_defaults(handler=run_show, command_name="catalog show")
+    add_diff(actions)
 
 
 def run_show(args: argparse.Namespace) -> int:
