@@ -8,6 +8,7 @@ from typing import Any
 from pigeon._catalog_text import describe
 from pigeon.catalog import available_catalogs
 from pigeon.cli._catalog_diff import add_diff
+from pigeon.cli._catalog_docs import add_docs
 from pigeon.cli._commands import load_catalog
 
 __all__ = ["register", "run_show"]
@@ -36,6 +37,7 @@ def register(sub: Any) -> None:
     )
     show.set_defaults(handler=run_show, command_name="catalog show")
     add_diff(actions)
+    add_docs(actions)
 
 
 def run_show(args: argparse.Namespace) -> int:
