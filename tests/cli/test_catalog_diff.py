@@ -84,7 +84,8 @@ def test_narrowing_and_rewording_without_a_bump_exit_0(
 
 
 def test_json_is_the_documented_schema(pigeon_cli: RunCommand, tmp_path: Path) -> None:
-    new = edited(tmp_path, WIDER_RECORDS, ('"peft", ', '"jax", '))
+    both_bounds = ("min = 0\nmax = 10_000_000", "min = -1\nmax = 20_000_000")
+    new = edited(tmp_path, both_bounds, ('"peft", ', '"jax", '))
     result = pigeon_cli("catalog", "diff", "--format", "json", "argilla", new)
     assert result.status == 1
     doc = json.loads(result.out)
@@ -103,7 +104,7 @@ def test_json_is_the_documented_schema(pigeon_cli: RunCommand, tmp_path: Path) -
     assert doc["version_bumped"] is False
     assert doc["compatible"] is False
     assert doc["needs_version_bump"] == ["LogRecordsRequested.records", "TrainerUsage.framework"]
-    assert doc["changes"][0] == {
+    assert doc["changes"][1] == {
         "kind": "widened",
         "event": "LogRecordsRequested",
         "property": "records",

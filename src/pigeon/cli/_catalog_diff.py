@@ -61,7 +61,7 @@ def as_json(diff: CatalogDiff) -> dict[str, Any]:
         "old": _side(diff.old),
         "new": _side(diff.new),
         "version_bumped": diff.version_bumped,
-        "needs_version_bump": [c.where for c in diff.needing_bump] if not diff.compatible else [],
+        "needs_version_bump": [] if diff.compatible else _places(diff),
         "compatible": diff.compatible,
         "changes": [
             {
@@ -76,6 +76,11 @@ def as_json(diff: CatalogDiff) -> dict[str, Any]:
             for c in diff.changes
         ],
     }
+
+
+def _places(diff: CatalogDiff) -> list[str]:
+    """Each event or property waiting for a bump, once (a property may widen twice)."""
+    return list(dict.fromkeys(c.where for c in diff.needing_bump))
 
 
 def _side(catalog: Catalog) -> dict[str, str]:
