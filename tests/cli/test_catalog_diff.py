@@ -138,3 +138,18 @@ def test_an_invalid_catalog_is_one_line_and_exit_2(pigeon_cli: RunCommand, tmp_p
     assert result.err.count("\n") == 1
     assert "property 'user-agent': purpose is required" in result.err
     assert "Traceback" not in result.err
+
+
+def test_the_documented_json_example_is_real(pigeon_cli: RunCommand, tmp_path: Path) -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "catalog.md").read_text(encoding="utf-8")
+    example = json.loads(
+        docs.split("### `--format json`", 1)[1].split("```json\n")[1].split("```")[0]
+    )
+    result = pigeon_cli(
+        "catalog", "diff", "--format", "json", "argilla", edited(tmp_path, WIDER_RECORDS)
+    )
+    real = json.loads(result.out)
+    for doc in (example, real):
+        for side in ("old", "new"):
+            del doc[side]["source"]  # where the files are differs
+    assert real == example

@@ -554,6 +554,8 @@ def test_the_documented_example_catalog_loads() -> None:
     example = docs.read_text().split("```toml\n", 1)[1].split("```", 1)[0]
     catalog = Catalog.from_toml(example, source="docs/catalog.md")
     assert list(catalog.events) == ["ServerStarted", "LogRecordsRequested", "TrainerUsage"]
+    sent_from = catalog.events["LogRecordsRequested"].sent_from
+    assert sent_from == "POST /api/datasets/{name}/{task}:bulk"
     assert catalog.validate("TrainerUsage", {"framework": "jax"}).properties == {
         "framework": "other"
     }
