@@ -26,7 +26,7 @@ __all__ = ["parse_catalog"]
 
 _TYPES: Final = ("string", "integer", "boolean", "enum")
 _CATALOG_KEYS: Final = frozenset({"name", "version", "description"})
-_EVENT_KEYS: Final = frozenset({"purpose", "properties"})
+_EVENT_KEYS: Final = frozenset({"purpose", "properties", "sent_from"})
 _PROPERTY_KEYS: Final = {
     "string": frozenset({"type", "purpose", "max_length", "example"}),
     "integer": frozenset({"type", "purpose", "min", "max", "example"}),
@@ -61,12 +61,16 @@ def parse_catalog(data: Mapping[str, object], source: str) -> Catalog:
         table = _table(raw, source, where)
         _only(table, _EVENT_KEYS, source, where)
         purpose = _purpose(table.get("purpose"), source, where)
+        raw_sent_from = table.get("sent_from")
+        sent_from = (
+            "" if raw_sent_from is None else _one_line(raw_sent_from, source, f"{where}: sent_from")
+        )
         props_raw = _table(table.get("properties", {}), source, f"{where}: properties")
         props = {
             prop_name: _parse_property(prop_name, prop_raw, source, where)
             for prop_name, prop_raw in props_raw.items()
         }
-        events[event_name] = EventSpec(event_name, purpose, MappingProxyType(props))
+        events[event_name] = EventSpec(event_name, purpose, MappingProxyType(props), sent_from)
     return Catalog(
         name=name,
         version=version,
@@ -156,10 +160,15 @@ def _text(value: object, source: str, where: str) -> str:
 
 
 def _purpose(value: object, source: str, where: str) -> str:
-    purpose = _text(value, source, f"{where}: purpose")
-    if "\n" in purpose.strip():
-        raise CatalogError(f"{source}: {where}: purpose must be one line")
-    return purpose.strip()
+    return _one_line(value, source, f"{where}: purpose")
+
+
+def _one_line(value: object, source: str, where: str) -> str:
+    """A required one-line text (a purpose, a ``sent_from``), stripped."""
+    text = _text(value, source, where).strip()
+    if "\n" in text:
+        raise CatalogError(f"{source}: {where} must be one line")
+    return text
 
 
 def _name(name: str, source: str, where: str) -> None:

@@ -108,11 +108,14 @@ class EventSpec:
         name: the event's name on the wire.
         purpose: why it is collected, in one line.
         properties: the declared properties by name (read-only).
+        sent_from: where the host app sends it from (an endpoint, a code path), in
+            one line; empty when the catalog does not say.
     """
 
     name: str
     purpose: str
     properties: Mapping[str, PropertySpec]
+    sent_from: str = ""
 
     def sample(self) -> dict[str, PropertyValue]:
         """Sample properties for this event (one valid value each)."""
@@ -120,7 +123,8 @@ class EventSpec:
 
     def __reduce__(self) -> tuple[object, ...]:
         """Pickle support (the read-only mapping itself cannot be pickled)."""
-        return (_event_spec, (self.name, self.purpose, dict(self.properties)))
+        state = (self.name, self.purpose, dict(self.properties), self.sent_from)
+        return (_event_spec, state)
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,10 +315,12 @@ def _as_is(
     return dict(properties)  # type: ignore[arg-type]  # every value passed: property values
 
 
-def _event_spec(name: str, purpose: str, properties: dict[str, PropertySpec]) -> EventSpec:
+def _event_spec(
+    name: str, purpose: str, properties: dict[str, PropertySpec], sent_from: str = ""
+) -> EventSpec:
     from types import MappingProxyType
 
-    return EventSpec(name, purpose, MappingProxyType(properties))
+    return EventSpec(name, purpose, MappingProxyType(properties), sent_from)
 
 
 def _catalog(

@@ -30,7 +30,14 @@ ALL_COMMANDS = subcommands(build_parser())
 
 def test_the_sdk_commands_exist() -> None:
     names = {name for name, _, _ in ALL_COMMANDS}
-    assert {"pigeon status", "pigeon preview", "pigeon catalog", "pigeon catalog show"} <= names
+    assert {
+        "pigeon status",
+        "pigeon preview",
+        "pigeon catalog",
+        "pigeon catalog show",
+        "pigeon catalog diff",
+        "pigeon catalog docs",
+    } <= names
 
 
 @pytest.mark.parametrize(

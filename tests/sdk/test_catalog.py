@@ -62,6 +62,23 @@ def test_argilla_declares_the_reference_events() -> None:
     assert declared["TrainerUsage"]["framework"].fallback == "other"
 
 
+def test_argilla_says_where_each_event_is_sent_from() -> None:
+    sources = {name: spec.sent_from for name, spec in ARGILLA.events.items()}
+    assert set(sources) == set(ARGILLA.events)
+    assert "GET /api/me" in sources["UserInfoRequested"]
+    assert "POST /api/datasets/{name}/{task}:bulk" in sources["LogRecordsRequested"]
+    assert "every raised API error" in sources["ServerErrorFound"]
+    assert "trainer" in sources["TrainerUsage"]
+    assert sources["ServerStarted"]
+
+
+def test_sent_from_is_optional_and_stripped() -> None:
+    bare = Catalog.from_toml(event(""))
+    assert bare.events["Ev"].sent_from == ""
+    given = Catalog.from_toml(event('sent_from = "  GET /api/ping  "\n'))
+    assert given.events["Ev"].sent_from == "GET /api/ping"
+
+
 def test_every_event_and_property_has_a_one_line_purpose() -> None:
     for event in ARGILLA.events.values():
         assert event.purpose.strip()
@@ -177,6 +194,13 @@ MALFORMED: list[tuple[str, str, list[str]]] = [
         ["event 'Ev'", "purpose must be one line"],
     ),
     ("event unknown key", event("porpoise = 'x'\n"), ["event 'Ev'", "'porpoise'"]),
+    ("sent_from not text", event("sent_from = 3\n"), ["event 'Ev'", "sent_from", "string"]),
+    ("sent_from blank", event("sent_from = ' '\n"), ["event 'Ev'", "sent_from", "non-empty"]),
+    (
+        "sent_from multi-line",
+        event('sent_from = "GET /a\\nGET /b"\n'),
+        ["event 'Ev'", "sent_from must be one line"],
+    ),
     ("event bad name", event("", name='"bad name"'), ["event 'bad name'", "name"]),
     ("properties not a table", event("properties = 3\n"), ["event 'Ev'", "properties"]),
     (
@@ -530,6 +554,8 @@ def test_the_documented_example_catalog_loads() -> None:
     example = docs.read_text().split("```toml\n", 1)[1].split("```", 1)[0]
     catalog = Catalog.from_toml(example, source="docs/catalog.md")
     assert list(catalog.events) == ["ServerStarted", "LogRecordsRequested", "TrainerUsage"]
+    sent_from = catalog.events["LogRecordsRequested"].sent_from
+    assert sent_from == "POST /api/datasets/{name}/{task}:bulk"
     assert catalog.validate("TrainerUsage", {"framework": "jax"}).properties == {
         "framework": "other"
     }

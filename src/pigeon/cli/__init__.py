@@ -1,7 +1,8 @@
 """The ``pigeon`` command.
 
-``status``, ``preview``, ``catalog show`` and ``log`` work with the SDK alone: the
-people who run them are a host app's users. ``serve``, ``report`` and ``demo``
+``status``, ``preview``, ``log`` and ``catalog`` (``show``, ``diff``, ``docs``)
+work with the SDK alone: the people who run them are a host app's users and
+its maintainers' CI. ``serve``, ``report`` and ``demo``
 need the ``collector`` extra and say so, with the install command, when it is
 missing. Every subcommand lives in its own module exposing ``register(sub)``;
 heavy imports happen inside the command, never at parse time.

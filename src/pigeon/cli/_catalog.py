@@ -1,23 +1,27 @@
-"""``pigeon catalog show NAME``: the catalog as a table, with every purpose."""
+"""``pigeon catalog show|diff|docs``: read a catalog, compare two, write its policy page."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from pigeon.catalog import PropertySpec, available_catalogs
+from pigeon._catalog_text import describe
+from pigeon.catalog import available_catalogs
+from pigeon.cli._catalog_diff import add_diff
+from pigeon.cli._catalog_docs import add_docs
 from pigeon.cli._commands import load_catalog
 
-__all__ = ["describe", "register", "run_show"]
+__all__ = ["register", "run_show"]
 
 
 def register(sub: Any) -> None:
     """Add the ``catalog`` subcommand group."""
     parser: argparse.ArgumentParser = sub.add_parser(
         "catalog",
-        help="show an event catalog",
-        description="Show an event catalog: every event, every property, its type, "
-        "bounds and purpose.\n\nExample:\n  pigeon catalog show argilla\n"
+        help="show, compare or document an event catalog",
+        description="Show an event catalog (every event, every property, its type, "
+        "bounds and purpose), compare two versions of one, or write its telemetry "
+        "policy page.\n\nExample:\n  pigeon catalog show argilla\n"
         "  pigeon catalog show ./my-app.toml",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -32,24 +36,8 @@ def register(sub: Any) -> None:
         "name", help=f"a shipped catalog ({', '.join(available_catalogs())}) or a path"
     )
     show.set_defaults(handler=run_show, command_name="catalog show")
-
-
-def describe(prop: PropertySpec) -> str:
-    """The type and bounds of a property, in a few words."""
-    if prop.type == "string":
-        return f"string, at most {prop.max_length} chars"
-    if prop.type == "integer":
-        bounds = []
-        if prop.minimum > -(2**63):
-            bounds.append(f">= {prop.minimum}")
-        if prop.maximum < 2**63 - 1:
-            bounds.append(f"<= {prop.maximum}")
-        return "integer" + (f" {' '.join(bounds)}" if bounds else "")
-    if prop.type == "enum":
-        values = ", ".join(prop.ordered_values)
-        extra = f"; unknown -> {prop.fallback}" if prop.fallback else ""
-        return f"one of: {values}{extra}"
-    return "boolean"
+    add_diff(actions)
+    add_docs(actions)
 
 
 def run_show(args: argparse.Namespace) -> int:
@@ -59,6 +47,8 @@ def run_show(args: argparse.Namespace) -> int:
     for event in catalog.events.values():
         out.append(f"{event.name}")
         out.append(f"  purpose: {event.purpose}")
+        if event.sent_from:
+            out.append(f"  sent from: {event.sent_from}")
         if not event.properties:
             out.append("  (no properties beyond the context)")
         for prop in event.properties.values():
