@@ -12,12 +12,12 @@ def describe(prop: PropertySpec) -> str:
     if prop.type == "string":
         return f"string, at most {prop.max_length} chars"
     if prop.type == "integer":
-        bounds = []
-        if prop.minimum > _INT_MIN:
-            bounds.append(f">= {prop.minimum}")
-        if prop.maximum < _INT_MAX:
-            bounds.append(f"<= {prop.maximum}")
-        return "integer" + (f" {' '.join(bounds)}" if bounds else "")
+        low, high = prop.minimum > _INT_MIN, prop.maximum < _INT_MAX
+        if low and high:
+            return f"integer from {prop.minimum:,} to {prop.maximum:,}"
+        if low or high:
+            return f"integer {'>=' if low else '<='} {prop.minimum if low else prop.maximum:,}"
+        return "integer"
     if prop.type == "enum":
         values = ", ".join(prop.ordered_values)
         extra = f"; unknown -> {prop.fallback}" if prop.fallback else ""

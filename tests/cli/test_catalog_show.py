@@ -21,7 +21,7 @@ def test_shows_every_event_property_and_purpose(pigeon_cli: RunCommand) -> None:
             assert f"  - {prop.name}: " in out
             assert f"      purpose: {prop.purpose}\n" in out
     assert "string, at most 256 chars" in out
-    assert "integer >= 0 <= 10000000" in out
+    assert "integer from 0 to 10,000,000" in out
     assert "unknown -> other" in out
     assert "boolean" in out
     assert "(no properties beyond the context)" in out

@@ -136,6 +136,7 @@ def test_transparency_commands_and_the_id_file() -> None:
         "pigeon status --app argilla",
         "pigeon preview --app argilla",
         "pigeon catalog show argilla",
+        "pigeon log --app argilla",
     ):
         assert command in section(PAGE, "## See for yourself")
     text = section(PAGE, "## The anonymous install id")
@@ -163,3 +164,15 @@ def test_the_committed_page_is_the_generated_one() -> None:
         "docs/telemetry-argilla.md is stale: run "
         "`pigeon catalog docs argilla --output docs/telemetry-argilla.md`"
     )
+
+
+def test_the_modes_the_ledger_and_consent_notices() -> None:
+    modes = section(PAGE, "## Modes: off, local, on")
+    for value in ("local", "off", "on"):
+        assert f"export ARGILLA_TELEMETRY_MODE={value} " in modes
+    assert "opens no network connection" in modes
+    ledger = section(PAGE, "## The local ledger: what left your machine")
+    assert "`telemetry_ledger/`" in ledger
+    assert "pigeon log --app argilla --json" in ledger
+    grows = section(PAGE, "## When this page grows")
+    assert "nothing added is sent before that notice has been shown" in grows
