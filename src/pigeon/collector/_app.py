@@ -34,7 +34,9 @@ def create_app(config: CollectorConfig, *, store: Store | None = None) -> Collec
     The store (``store``, or the one ``config.store_url`` names) is opened when
     the app starts and closed, after committing everything pending, when it
     stops. While running, ``app.state.config`` is the config and
-    ``app.state.store`` the store, for the routers mounted on the app.
+    ``app.state.store`` the store, for the routers mounted on the app;
+    ``app.metrics`` holds its Prometheus metrics, served at ``GET /metrics``
+    to the admin token.
 
     Args:
         config: keys, store URL, limits.
