@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from pigeon.cli import build_parser
+from pigeon.cli._commands import CommandError
 from pigeon.cli._serve import FILE_KEYS, _config, _sources
 from tests.cli.conftest import RunCommand
 from tests.collector._running import RunningCollector, basic
@@ -175,3 +176,23 @@ def test_a_collector_runs_from_a_file(tmp_path: Path) -> None:
     quiet = RunningCollector(tmp_path / "again", ["--config", str(file)])
     quiet.stop()
     assert "warning" not in quiet.stdout
+
+
+def test_the_metrics_address_from_each_source(tmp_path: Path) -> None:
+    file = tmp_path / "pigeon.toml"
+    file.write_text('admin_token = "t"\nmetrics_address = "0.0.0.0:9464"\n')
+    config = _config(_sources(serve_args("--config", str(file)), {}), print)
+    assert config.metrics_address == ("0.0.0.0", 9464)
+    env = {"PIGEON_METRICS_ADDRESS": "[::1]:9100"}
+    config = _config(_sources(serve_args("--config", str(file)), env), print)
+    assert config.metrics_address == ("::1", 9100)
+    given = serve_args("--config", str(file), "--metrics-address", "127.0.0.1:0")
+    assert _config(_sources(given, env), print).metrics_address == ("127.0.0.1", 0)
+    no_file = _config(_sources(serve_args("--admin-token", "t"), {}), print)
+    assert no_file.metrics_address is None
+    for bad, reason in (
+        ("9464", "expected HOST:PORT"),
+        ("host:99999", "must be between 0 and 65535"),
+    ):
+        with pytest.raises(CommandError, match=f"--metrics-address: {reason}"):
+            _config(_sources(serve_args("--admin-token", "t", "--metrics-address", bad), {}), print)

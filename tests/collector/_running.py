@@ -56,6 +56,19 @@ def process_tree(pid: int) -> list[int]:
     return tree
 
 
+def worker_pids(collector: RunningCollector) -> list[int]:
+    """The collector's worker processes (not its multiprocessing helper)."""
+    pids = []
+    for pid in process_tree(collector.process.pid)[1:]:
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"spawn_main" in command:
+            pids.append(pid)
+    return pids
+
+
 def basic(key: str) -> dict[str, str]:
     """The Authorization header carrying a write key as Basic user name."""
     return {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}

@@ -421,3 +421,17 @@ def test_rollup_aggregation_stays_exact_when_its_memo_forgets_mid_batch() -> Non
             totals[0] += 1
             totals[1] += amount
     assert delta.daily == expected
+
+
+def test_each_commit_is_told_to_the_observer(store: SyncStore) -> None:
+    commits: list[tuple[int, float]] = []
+    store.store.observe_commits(lambda events, seconds: commits.append((events, seconds)))
+    events = make_events(30)
+    store.run_many([events[:10], events[10:25]])
+    store.write(events[20:30])  # five already stored: a commit holds them all the same
+    assert sum(n for n, _ in commits) == 35
+    assert all(seconds >= 0 for _, seconds in commits)
+    assert 2 <= len(commits) <= 3  # concurrent writes may share one commit
+    store.store.observe_commits(None)
+    store.write(make_events(5, seed=2))
+    assert sum(n for n, _ in commits) == 35

@@ -14,26 +14,13 @@ from tests.collector._running import (
     WRITE_KEY,
     RunningCollector,
     basic,
-    process_tree,
     request,
     segment_batch,
     stored_message_ids,
+    worker_pids,
 )
 from tests.dashboard._client import csrf_of
 from tests.demo.processes import wait_for
-
-
-def worker_pids(collector: RunningCollector) -> list[int]:
-    """The collector's worker processes (not its multiprocessing helper)."""
-    pids = []
-    for pid in process_tree(collector.process.pid)[1:]:
-        try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if b"spawn_main" in command:
-            pids.append(pid)
-    return pids
 
 
 def alive(pid: int) -> bool:

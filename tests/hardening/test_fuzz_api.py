@@ -45,7 +45,7 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningColle
 
 
 def credentials(label: str) -> dict[str, str]:
-    if "/api/v1/" in label:
+    if "/api/v1/" in label or label.endswith(" /metrics"):
         return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     return basic(WRITE_KEY)
 
@@ -55,7 +55,9 @@ def judge(status: int, content_type: str, body: bytes) -> str | None:
     if status >= 500:
         return f"server error {status}: {body[:200]!r}"
     if "json" not in content_type:
-        return None if status < 400 and "csv" in content_type else f"not JSON: {content_type}"
+        prometheus = content_type.startswith("text/plain; version=0.0.4")  # GET /metrics
+        ok = status < 400 and ("csv" in content_type or prometheus)
+        return None if ok else f"not JSON: {content_type}"
     try:
         data: Any = json.loads(body)
     except ValueError:

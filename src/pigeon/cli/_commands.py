@@ -70,7 +70,7 @@ def require_collector(feature: str) -> None:
     """Raise :class:`CommandError` naming the install command when the extra is missing."""
     try:
         importlib.import_module("pigeon.collector")
-        for dep in ("fastapi", "uvicorn", "msgspec", "jinja2"):
+        for dep in ("fastapi", "uvicorn", "msgspec", "jinja2", "prometheus_client"):
             importlib.import_module(dep)
     except ModuleNotFoundError:
         raise CommandError(str(MissingExtraError("collector", feature))) from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -60,6 +61,7 @@ FILE_KEYS: Final[dict[str, KeyKind]] = {
     "min_installs": "integer",
     "rate_limit": "number",
     "workers": "integer",
+    "metrics_address": "string",
 }
 """The keys of a configuration file: one per option, and the TOML type each takes."""
 
@@ -97,6 +99,12 @@ def register(sub: Any) -> None:
         "--workers",
         help="collector processes sharing the port, up to 64; one per CPU core gives the most "
         "ingestion throughput (default 1)",
+    )
+    add(
+        "--metrics-address",
+        metavar="HOST:PORT",
+        help="also serve GET /metrics, without the admin token, on this address (keep it "
+        "private; default: /metrics on the main port only, with the token)",
     )
     parser.set_defaults(handler=run)
 
@@ -166,6 +174,16 @@ def _integer(low: int, high: int | None = None) -> Callable[[str], int]:
     return convert
 
 
+def _address(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    host = host.strip()
+    if host.startswith("[") and host.endswith("]"):  # [::1]:9100
+        host = host[1:-1]
+    if not sep or not host:
+        raise ValueError(f"expected HOST:PORT, got {text!r}")
+    return host, _integer(0, 65535)(port.strip())
+
+
 def _rate(text: str) -> float:
     try:
         value = float(text)
@@ -214,6 +232,7 @@ def _config(sources: _Sources, say: Callable[[str], None]) -> CollectorConfig:
     retention_days = sources.get("retention_days", 90, _integer(0))
     min_installs = sources.get("min_installs", 5, _integer(1))
     rate_limit = sources.get("rate_limit", 50.0, _rate)
+    metrics_address = sources.get("metrics_address", None, _address)
     token = sources.get("admin_token", "", str) or _stored_token(data_dir, say)
     try:
         return CollectorConfig(
@@ -225,6 +244,7 @@ def _config(sources: _Sources, say: Callable[[str], None]) -> CollectorConfig:
             rate_limit=rate_limit,
             host=host,
             port=port,
+            metrics_address=metrics_address,
         )
     except ValueError as exc:
         raise CommandError(str(exc)) from None
@@ -253,18 +273,26 @@ def _start(config: CollectorConfig, workers: int, say: Callable[[str], None]) ->
     import asyncio
 
     from pigeon.collector import serve
-    from pigeon.collector._server import bind
     from pigeon.collector.storage import StoreError, open_store, redact_url
 
-    try:
-        listener = bind(config.host, config.port)
-    except OSError as exc:
-        where = f"{config.host}:{config.port}"
-        raise CommandError(f"cannot listen on {where}: {exc.strerror or exc}", 1) from None
+    listener = _listen(config.host, config.port)
+    metrics_listener = None
+    if config.metrics_address is not None:
+        try:
+            metrics_listener = _listen(*config.metrics_address)
+        except CommandError:
+            listener.close()
+            raise
+        if metrics_listener.getsockname()[1] == listener.getsockname()[1]:
+            listener.close()
+            metrics_listener.close()
+            raise CommandError("--metrics-address: needs another port than --port")
     try:
         store = open_store(config.store_url)
     except StoreError as exc:
         listener.close()
+        if metrics_listener is not None:
+            metrics_listener.close()
         raise CommandError(f"--store: {exc}", 1) from None
     apps = sorted({c.name for c in config.write_keys.values()})
     keys = (
@@ -275,6 +303,8 @@ def _start(config: CollectorConfig, workers: int, say: Callable[[str], None]) ->
     days = config.retention_days
     kept = f"raw events kept {days} days" if days else "raw events kept forever"
     say(f"store {redact_url(config.store_url)}; {keys}; {kept}")
+    if metrics_listener is not None:
+        say(f"metrics on {_url_of(metrics_listener)}/metrics (no token: keep this address private)")
     how = "stop with Ctrl-C or SIGTERM"
     if workers > 1:
         asyncio.run(store.close())  # it opens: each worker opens its own
@@ -283,11 +313,26 @@ def _start(config: CollectorConfig, workers: int, say: Callable[[str], None]) ->
         config,
         store=store if workers == 1 else None,
         sock=listener,
+        metrics_sock=metrics_listener,
         on_started=lambda url: say(f"listening on {url} ({how})"),
         on_stopped=lambda: say("stopped: every acknowledged event is committed"),
         workers=workers,
     )
     return 0 if started else 1
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    from pigeon.collector._server import bind
+
+    try:
+        return bind(host, port)
+    except OSError as exc:
+        raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", 1) from None
+
+
+def _url_of(listener: socket.socket) -> str:
+    host, port = listener.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def _printer() -> Callable[[str], None]:

@@ -1,4 +1,4 @@
-"""The collector's ASGI app: ingestion routes, JSON errors, store lifecycle, retention."""
+"""The collector's ASGI app: ingestion routes, JSON errors, store lifecycle, retention, metrics."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from pigeon.collector._config import CollectorConfig
 from pigeon.collector._errors import install_error_handlers
 from pigeon.collector._fast_path import CollectorApp
 from pigeon.collector._ingest import Ingestor
+from pigeon.collector._metrics import Metrics
+from pigeon.collector._monitoring import metrics_router
 from pigeon.collector._read_api import read_router
 from pigeon.collector._retention import keep_retention
 from pigeon.collector._routes import ingest_handlers, ingest_router
@@ -32,21 +34,25 @@ def create_app(config: CollectorConfig, *, store: Store | None = None) -> Collec
     The store (``store``, or the one ``config.store_url`` names) is opened when
     the app starts and closed, after committing everything pending, when it
     stops. While running, ``app.state.config`` is the config and
-    ``app.state.store`` the store, for the routers mounted on the app.
+    ``app.state.store`` the store, for the routers mounted on the app;
+    ``app.metrics`` holds its Prometheus metrics, served at ``GET /metrics``
+    to the admin token.
 
     Args:
         config: keys, store URL, limits.
         store: an already open store to use instead of opening ``config.store_url``.
     """
-    ingestor = Ingestor(config)
+    metrics = Metrics()
+    ingestor = Ingestor(config, metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         active = store if store is not None else open_store(config.store_url)
         app.state.store = active
+        active.observe_commits(metrics.observe_commit)
         ingestor.store = active
         retention = (
-            asyncio.create_task(keep_retention(active, config.retention_days))
+            asyncio.create_task(keep_retention(active, config.retention_days, metrics))
             if config.retention_days > 0
             else None
         )
@@ -57,8 +63,10 @@ def create_app(config: CollectorConfig, *, store: Store | None = None) -> Collec
                 retention.cancel()
                 await asyncio.gather(retention, return_exceptions=True)
             await active.close()
+            active.observe_commits(None)
 
     app = CollectorApp(
+        metrics,
         title="pigeon collector",
         version=__version__,
         description=_DESCRIPTION,
@@ -81,4 +89,5 @@ def create_app(config: CollectorConfig, *, store: Store | None = None) -> Collec
             revocations_dir=config.revocations_dir,
         )
     )
+    app.include_router(metrics_router(metrics, config.admin_token))
     return app

@@ -66,6 +66,9 @@ class CollectorConfig:
         revocations_dir: where logged-out dashboard sessions are noted, so that
             every process serving this collector refuses them (``--workers``
             sets a private one); ``None`` keeps them in this process's memory.
+        metrics_address: ``(host, port)`` of a second listener that ``serve``
+            opens for ``GET /metrics`` without a token (port 0: any free
+            port); ``None``: metrics only on the main port, with the admin token.
     """
 
     write_keys: Mapping[str, Catalog] = field(default_factory=dict)
@@ -79,6 +82,7 @@ class CollectorConfig:
     max_pending_events: int = 100_000
     max_concurrent_requests: int = 1024
     revocations_dir: Path | None = None
+    metrics_address: tuple[str, int] | None = None
 
     def __post_init__(self) -> None:
         """Refuse values that cannot work."""
@@ -90,6 +94,8 @@ class CollectorConfig:
             raise ValueError("rate_limit must be >= 0 (0 turns rate limiting off)")
         if not 0 <= self.port <= 65535:
             raise ValueError("port must be between 0 and 65535")
+        if self.metrics_address is not None and not 0 <= self.metrics_address[1] <= 65535:
+            raise ValueError("the metrics port must be between 0 and 65535")
         for key in self.write_keys:
             if not key or ":" in key:
                 raise ValueError("a write key must be non-empty and contain no ':'")

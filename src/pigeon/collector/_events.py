@@ -73,6 +73,8 @@ class Sorting:
     rejected: list[Rejection] = field(default_factory=list)
     single: bool = False
     """The request carried one event, not a batch (errors name its fields without an index)."""
+    too_large: int = 0
+    """How many of ``rejected`` were refused for their size (counted as they are refused)."""
 
 
 def _schema_problem(index: int, error: msgspec.MsgspecError) -> Rejection:
@@ -192,6 +194,7 @@ def sort_segment(
             message = decoded[index]
         elif len(raw) > MAX_EVENT_BYTES:
             rejected.append(_too_large(index, "message"))
+            judge.sorting.too_large += 1
             continue
         else:
             try:
@@ -231,6 +234,7 @@ def sort_posthog(
     for index, raw in enumerate(raws):
         if len(raw) > MAX_EVENT_BYTES:
             rejected.append(_too_large(index, "event"))
+            judge.sorting.too_large += 1
             continue
         try:
             message = _decode_posthog(raw)

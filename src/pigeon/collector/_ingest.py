@@ -22,6 +22,7 @@ from pigeon.collector._body import read_body
 from pigeon.collector._config import MAX_EVENT_BYTES, MAX_ID_LENGTH, CollectorConfig
 from pigeon.collector._errors import ApiError, json_response
 from pigeon.collector._events import Sorting
+from pigeon.collector._metrics import Metrics
 from pigeon.collector._parsing import (
     Pick,
     parse_posthog,
@@ -85,8 +86,9 @@ Parse = Callable[[bytes, Pick, int], Sorting]
 class Ingestor:
     """Holds the write keys, limits and the store that ingestion requests share."""
 
-    def __init__(self, config: CollectorConfig) -> None:
+    def __init__(self, config: CollectorConfig, metrics: Metrics) -> None:
         """Prepare for ``config``; the store is attached when the app starts."""
+        self.metrics = metrics
         self.write_keys: Mapping[str, Catalog] = dict(config.write_keys)
         self.store: Store | None = None
         self._limiter = RateLimiter(config.rate_limit) if config.rate_limit > 0 else None
@@ -102,6 +104,7 @@ class Ingestor:
             client = request.client.host if request.client is not None else ""
             wait = self._limiter.admit(client)
             if wait > 0:
+                self.metrics.rate_limited.inc()
                 raise ApiError(
                     429,
                     "rate_limited",
@@ -126,29 +129,47 @@ class Ingestor:
             raise _unknown_key(path)
         return catalog
 
+    def _count_refused(self, sorting: Sorting) -> None:
+        refused = self.metrics.events_refused
+        if sorting.too_large:
+            refused.labels("too_large").inc(sorting.too_large)
+        invalid = len(sorting.rejected) - sorting.too_large
+        if invalid:
+            refused.labels("invalid").inc(invalid)
+
     async def _store(self, sorting: Sorting) -> Response:
         single = sorting.single
         events = sorting.events
+        if sorting.rejected:
+            self._count_refused(sorting)
         if not events:
             rejected = sorting.rejected
             details = [
                 (r.path if single else f"batch[{r.index}].{r.path}", r.reason)
                 for r in rejected[:_MAX_DETAILS]
             ]
-            if rejected and all(r.too_large for r in rejected):
+            if rejected and sorting.too_large == len(rejected):
                 raise ApiError(
                     413, "too_large", f"every event is larger than {MAX_EVENT_BYTES} bytes", details
                 )
             message = "the event is not valid" if single else "no valid event in the batch"
             raise ApiError(400, "invalid_events", message, details or [("batch", "empty")])
         store = self._open_store()
-        self._pending += len(events)
+        count = len(events)
+        metrics = self.metrics
+        self._pending += count
+        metrics.queue_events.inc(count)
+        started = time.perf_counter()
         try:
             await store.write(events)
         except StoreError:
+            metrics.events_refused.labels("store_unavailable").inc(count)
             raise _store_failed() from None
         finally:
-            self._pending -= len(events)
+            self._pending -= count
+            metrics.queue_events.dec(count)
+            metrics.write_seconds.observe(time.perf_counter() - started)
+        metrics.events_accepted.inc(count)
         return json_response(
             {
                 "success": True,
@@ -158,6 +179,16 @@ class Ingestor:
         )
 
     async def _handle(self, request: Request, parse: Parse) -> Response:
+        try:
+            return await self._ingest(request, parse)
+        except ApiError as exc:
+            self.metrics.requests_refused.labels(exc.code).inc()
+            raise
+        except Exception:
+            self.metrics.requests_refused.labels("internal_error").inc()
+            raise
+
+    async def _ingest(self, request: Request, parse: Parse) -> Response:
         self._admit(request)
         self._active += 1
         try:

@@ -90,6 +90,7 @@ def serve(
     *,
     store: Store | None = None,
     sock: socket.socket | None = None,
+    metrics_sock: socket.socket | None = None,
     on_started: Callable[[str], None] | None = None,
     on_stopped: Callable[[], None] | None = None,
     workers: int = 1,
@@ -100,6 +101,8 @@ def serve(
         config: the collector's configuration (``host`` and ``port`` unless ``sock``).
         store: an open store (default: open ``config.store_url`` at startup).
         sock: a bound socket to serve on (default: bind ``config.host:config.port``).
+        metrics_sock: a bound socket that serves ``GET /metrics`` only, without a
+            token (default: bind ``config.metrics_address`` when it is set).
         on_started: called with the base URL once requests are accepted.
         on_stopped: called once in-flight requests are answered and the store is closed.
         workers: collector processes serving the socket (see ``_workers``); more
@@ -107,14 +110,21 @@ def serve(
 
     Raises:
         OSError: the address cannot be bound.
-        ValueError: ``workers`` below 1, or a ``store`` object with several workers.
+        ValueError: ``workers`` below 1, a ``store`` object with several workers,
+            or a metrics listener on the main listener's port.
     """
     if workers < 1:
         raise ValueError("workers must be >= 1")
     if workers > 1 and store is not None:
         raise ValueError("worker processes open their own stores: pass store=None")
     listener = sock if sock is not None else bind(config.host, config.port)
+    if metrics_sock is None and config.metrics_address is not None:
+        metrics_sock = bind(*config.metrics_address)
     host, port = listener.getsockname()[:2]
+    # The app tells the listeners apart by the port a connection arrived on.
+    metrics_port = metrics_sock.getsockname()[1] if metrics_sock is not None else None
+    if metrics_port == port:
+        raise ValueError("the metrics listener needs a port of its own")
     url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
     if workers > 1:
         import logging.config
@@ -126,6 +136,7 @@ def serve(
             config,
             workers,
             listener,
+            metrics_listener=metrics_sock,
             on_started=(lambda: on_started(url)) if on_started is not None else None,
             on_stopped=on_stopped,
         )
@@ -149,9 +160,11 @@ def serve(
             if on_stopped is not None and not self.force_exit:
                 on_stopped()
 
+    app = create_app(config, store=store)
+    app.metrics_port = metrics_port
     server = Server(
         uvicorn.Config(
-            create_app(config, store=store),
+            app,
             access_log=False,
             proxy_headers=False,
             server_header=False,
@@ -165,5 +178,5 @@ def serve(
             limit_concurrency=MAX_CONNECTIONS,
         )
     )
-    server.run(sockets=[listener])
+    server.run(sockets=[listener] if metrics_sock is None else [listener, metrics_sock])
     return bool(server.started)

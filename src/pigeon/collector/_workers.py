@@ -13,6 +13,13 @@ its requests and commits), and replaces a worker that dies on its own.
 Workers sit in their own process group, so Ctrl-C in a terminal reaches
 them once, through the parent; if the parent is killed, they stop
 gracefully by themselves. Only worker 0 runs retention.
+
+Metrics: the parent gives the workers a private directory as
+``PROMETHEUS_MULTIPROC_DIR`` (``prometheus_client``'s multi-process mode), so
+a scrape of any worker sums every worker's counts, those of replaced workers
+included; a dead worker's gauges are dropped (``mark_process_dead``), and the
+directory is removed at exit. A ``--metrics-address`` listener is bound by the
+parent and served by every worker, like the main one.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Final
 
@@ -59,7 +66,7 @@ def _watch_parent() -> None:
 
 def _worker_main(
     config: CollectorConfig,
-    listener: socket.socket,
+    listeners: tuple[socket.socket, socket.socket | None],
     index: int,
     report: multiprocessing.connection.Connection,
 ) -> None:
@@ -70,9 +77,11 @@ def _worker_main(
     _watch_parent()
     if index != 0:
         config = dataclasses.replace(config, retention_days=0)
+    listener, metrics_listener = listeners
     started = serve(
         config,
         sock=listener,
+        metrics_sock=metrics_listener,
         on_started=lambda _url: report.send(("started", index)),
         # Drained and committed. (uvicorn then re-raises the SIGTERM it caught,
         # so the exit code cannot tell a graceful stop from a killed worker.)
@@ -82,9 +91,16 @@ def _worker_main(
 
 
 class _Supervisor:
-    def __init__(self, config: CollectorConfig, workers: int, listener: socket.socket) -> None:
+    def __init__(
+        self,
+        config: CollectorConfig,
+        workers: int,
+        listeners: tuple[socket.socket, socket.socket | None],
+        metrics_dir: str,
+    ) -> None:
         self._config = config
-        self._listener = listener
+        self._listeners = listeners
+        self._metrics_dir = metrics_dir
         self._ctx = multiprocessing.get_context("spawn")
         self._reports, self._report_end = self._ctx.Pipe(duplex=False)
         self._procs: dict[int, Any] = {}
@@ -99,7 +115,7 @@ class _Supervisor:
     def _start(self, index: int) -> None:
         proc = self._ctx.Process(
             target=_worker_main,
-            args=(self._config, self._listener, index, self._report_end),
+            args=(self._config, self._listeners, index, self._report_end),
             name=f"pigeon-worker-{index}",
         )
         proc.start()
@@ -149,6 +165,7 @@ class _Supervisor:
                     continue
                 self._procs[index].join(5)  # its sentinel fired: reap it for the exit code
                 code = self._procs[index].exitcode
+                self._forget_gauges(self._procs[index].pid)
                 if not self._ready:
                     logger.error("worker %d exited with %s while starting", index, code)
                     return False
@@ -160,6 +177,12 @@ class _Supervisor:
                 self._stopped.discard(index)
                 self._start(index)
         return self._ready
+
+    def _forget_gauges(self, pid: int) -> None:
+        # Its counters stay in the sums; its gauges (events waiting) died with it.
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid, self._metrics_dir)  # type: ignore[no-untyped-call]
 
     def _may_restart(self) -> bool:
         now = time.monotonic()
@@ -178,6 +201,7 @@ class _Supervisor:
                 logger.error("worker %s did not stop in time: killed", proc.name)
                 proc.kill()
                 proc.join()
+            self._forget_gauges(proc.pid)
         self._read_reports()
 
     @property
@@ -186,23 +210,49 @@ class _Supervisor:
         return self._serving <= self._stopped
 
 
+@contextlib.contextmanager
+def _workers_metrics() -> Iterator[str]:
+    """A private ``PROMETHEUS_MULTIPROC_DIR`` for the workers started meanwhile."""
+    # Imports prometheus_client before the variable is set: this process keeps its mode.
+    from pigeon.collector._metrics import MULTIPROC_VARIABLE
+
+    previous = os.environ.get(MULTIPROC_VARIABLE)
+    with tempfile.TemporaryDirectory(prefix="pigeon-metrics-") as directory:
+        # Spawned workers inherit the environment: they pick it up at their start.
+        os.environ[MULTIPROC_VARIABLE] = directory
+        try:
+            yield directory
+        finally:
+            if previous is None:
+                os.environ.pop(MULTIPROC_VARIABLE, None)
+            else:
+                os.environ[MULTIPROC_VARIABLE] = previous
+
+
 def serve_workers(
     config: CollectorConfig,
     workers: int,
     listener: socket.socket,
     *,
+    metrics_listener: socket.socket | None = None,
     on_started: Callable[[], None] | None = None,
     on_stopped: Callable[[], None] | None = None,
 ) -> bool:
     """Serve ``listener`` with ``workers`` collector processes until SIGTERM or SIGINT.
 
+    ``metrics_listener``, when given, is served by every worker too, for
+    ``GET /metrics`` only (see ``CollectorApp``).
+
     Returns True when every worker started and, at the end, stopped cleanly
     (its requests answered and its events committed).
     """
-    with tempfile.TemporaryDirectory(prefix="pigeon-sessions-") as shared:
+    with (
+        tempfile.TemporaryDirectory(prefix="pigeon-sessions-") as shared,
+        _workers_metrics() as metrics_dir,
+    ):
         if config.revocations_dir is None:  # a logout in one worker holds in all
             config = dataclasses.replace(config, revocations_dir=Path(shared))
-        supervisor = _Supervisor(config, workers, listener)
+        supervisor = _Supervisor(config, workers, (listener, metrics_listener), metrics_dir)
         started = supervisor.run(on_started or (lambda: None))
     if started and supervisor.clean and on_stopped is not None:
         on_stopped()

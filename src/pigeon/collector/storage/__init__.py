@@ -4,12 +4,20 @@ Everything above this package talks to :class:`Store` only; :func:`open_store`
 is the one place that picks an implementation from a URL.
 """
 
-from pigeon.collector.storage._base import RollupRow, Store, StoredEvent, WriteResult, day_of
+from pigeon.collector.storage._base import (
+    CommitObserver,
+    RollupRow,
+    Store,
+    StoredEvent,
+    WriteResult,
+    day_of,
+)
 from pigeon.collector.storage._errors import StoreClosedError, StoreError, StoreInUseError
 from pigeon.collector.storage._open import DEFAULT_STORE_URL, data_dir_of, open_store, redact_url
 
 __all__ = [
     "DEFAULT_STORE_URL",
+    "CommitObserver",
     "RollupRow",
     "Store",
     "StoreClosedError",

@@ -12,13 +12,13 @@ Days are whole UTC days since the Unix epoch (``timestamp_ms // 86_400_000``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
 from pigeon.catalog import PropertyValue
 
-__all__ = ["RollupRow", "Store", "StoredEvent", "WriteResult", "day_of"]
+__all__ = ["CommitObserver", "RollupRow", "Store", "StoredEvent", "WriteResult", "day_of"]
 
 MS_PER_DAY = 86_400_000
 
@@ -98,6 +98,10 @@ class RollupRow(NamedTuple):
     installs: int
 
 
+CommitObserver = Callable[[int, float], None]
+"""Told ``(events, seconds)`` after each commit of events (the collector's metrics)."""
+
+
 class Store(Protocol):
     """Where the collector keeps events and their daily rollups."""
 
@@ -105,6 +109,14 @@ class Store(Protocol):
         """Store a batch durably (raw events and rollups in one transaction), dedup on id.
 
         Returns only after the events are committed: the HTTP 200 waits for this.
+        """
+        ...
+
+    def observe_commits(self, observer: CommitObserver | None) -> None:
+        """Call ``observer`` after each successful commit of events, on the writing thread.
+
+        One commit may hold the events of several concurrent writes; ``events``
+        counts every event handed to it, duplicates included.
         """
         ...
 

@@ -17,7 +17,13 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final, TypeVar
 
-from pigeon.collector.storage._base import RollupRow, StoredEvent, WriteResult, day_of
+from pigeon.collector.storage._base import (
+    CommitObserver,
+    RollupRow,
+    StoredEvent,
+    WriteResult,
+    day_of,
+)
 from pigeon.collector.storage._errors import StoreClosedError, StoreError
 from pigeon.collector.storage._installs import install_key
 from pigeon.collector.storage._sqlite_installs import forget_install
@@ -112,6 +118,11 @@ class SQLiteStore:
     async def write(self, events: Sequence[StoredEvent]) -> WriteResult:
         """Store a batch durably, deduplicated on message id (see the Store protocol)."""
         return await self._writing().write(events)
+
+    def observe_commits(self, observer: CommitObserver | None) -> None:
+        """Call ``observer(events, seconds)`` after each commit (see the Store protocol)."""
+        if self._writer is not None:
+            self._writer.observer = observer
 
     async def forget(self, app: str, anonymous_id: str) -> int:
         """Delete one install's raw events and install rows; return raw events deleted."""

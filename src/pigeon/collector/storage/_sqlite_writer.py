@@ -22,10 +22,11 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-from pigeon.collector.storage._base import StoredEvent, WriteResult
+from pigeon.collector.storage._base import CommitObserver, StoredEvent, WriteResult
 from pigeon.collector.storage._errors import StoreClosedError, StoreError
 from pigeon.collector.storage._sqlite_installs import record_apps, record_new_installs
 from pigeon.collector.storage._sqlite_rollups import (
@@ -106,6 +107,8 @@ class Writer:
         self._ready = threading.Event()
         self._open_error: BaseException | None = None
         self._closed = False
+        self.observer: CommitObserver | None = None
+        """Told ``(events, seconds)`` after each committed group of writes."""
         self._thread = threading.Thread(
             target=self._run, args=(connect,), name="pigeon-sqlite-writer", daemon=True
         )
@@ -267,6 +270,7 @@ class Writer:
         rows = [row_of(event) for event in fresh]
         # Assumes every event is new and the cache current: redone below if not.
         delta: RollupDelta | None = rollup_delta(fresh, self._cache, self._buckets)
+        started = time.perf_counter()
         try:
             with self._transaction():
                 if self._begin(conn):
@@ -287,6 +291,8 @@ class Writer:
             error = StoreError(f"could not store the events: {exc}")
             self._finish(jobs, [error] * len(jobs))
             return
+        # Before the answers, so that a client holding its 200 finds its commit counted.
+        _tell(self.observer, len(fresh) + sum(duplicates), time.perf_counter() - started)
         self._cache.add_all(delta.install_hashes)
         counts = [0] * len(jobs)
         for i in stored:
@@ -318,6 +324,16 @@ def _insert_new(
         insert_events(conn, [rows[i] for i in positions])
     conn.execute("RELEASE raw")
     return positions
+
+
+def _tell(observer: CommitObserver | None, events: int, seconds: float) -> None:
+    # A failing observer (metrics) must not fail a write already committed.
+    if observer is None:
+        return
+    try:
+        observer(events, seconds)
+    except Exception:
+        logger.exception("the commit observer failed")
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -27,6 +28,8 @@ from pigeon.collector.storage._errors import StoreClosedError, StoreError
 from pigeon.collector.storage.clickhouse._connection import error_reason
 
 __all__ = ["GroupCommitter"]
+
+logger = logging.getLogger("pigeon.collector")
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -90,6 +93,8 @@ class GroupCommitter(Generic[T, R]):
         self._closing = False
         self.flushes = 0
         """How many flushes ran (so tests can see requests were grouped)."""
+        self.observer: Callable[[int, float], None] | None = None
+        """Told ``(items, seconds)`` after each successful flush, before its requests' answers."""
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -138,6 +143,15 @@ class GroupCommitter(Generic[T, R]):
             self._pending_items -= size
             return group
 
+    def _tell(self, items: int, started: float) -> None:
+        observer = self.observer
+        if observer is None:
+            return
+        try:  # a failing observer (metrics) must not fail a flush that succeeded
+            observer(items, time.perf_counter() - started)
+        except Exception:
+            logger.exception("the flush observer failed")
+
     def _run(self) -> None:
         next_at = 0.0
         while True:
@@ -145,6 +159,7 @@ class GroupCommitter(Generic[T, R]):
             if not group:
                 return
             next_at = time.monotonic() + self._interval
+            started = time.perf_counter()
             try:
                 outcomes: list[R | BaseException] = list(
                     self._flush([request.items for request in group])
@@ -152,6 +167,8 @@ class GroupCommitter(Generic[T, R]):
             except Exception as exc:  # every waiting request must get an answer
                 error = StoreError(f"could not {self._what}: {error_reason(exc)}")
                 outcomes = [error] * len(group)
+            else:
+                self._tell(sum(len(request.items) for request in group), started)
             self.flushes += 1
             for request, outcome in zip(group, outcomes, strict=True):
                 # RuntimeError: that event loop is closed, so nobody waits any more.

@@ -18,7 +18,13 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final, TypeVar
 
-from pigeon.collector.storage._base import RollupRow, StoredEvent, WriteResult, day_of
+from pigeon.collector.storage._base import (
+    CommitObserver,
+    RollupRow,
+    StoredEvent,
+    WriteResult,
+    day_of,
+)
 from pigeon.collector.storage._errors import StoreClosedError, StoreError
 from pigeon.collector.storage.clickhouse._cluster import (
     Node,
@@ -183,6 +189,10 @@ class ClickHouseStore:
 
     def _flush_writes(self, batches: list[Sequence[StoredEvent]]) -> list[WriteResult]:
         return write_group(self._insert_conn, self.database, batches)
+
+    def observe_commits(self, observer: CommitObserver | None) -> None:
+        """Call ``observer(events, seconds)`` after each grouped insert (see the Store protocol)."""
+        self._inserter.observer = observer
 
     async def forget(self, app: str, anonymous_id: str) -> int:
         """Delete one install's raw events and install rows; return raw events deleted."""
