@@ -26,15 +26,26 @@ def raw_exchange(url: str, data: bytes, timeout: float = 30.0) -> bytes:
     """Send ``data`` on a fresh connection and read until the server closes or goes quiet."""
     with socket.create_connection(host_port(url), timeout=timeout) as sock:
         sock.sendall(data)
-        received = bytearray()
-        try:
-            while chunk := sock.recv(65536):
-                received += chunk
-                if b"\r\n\r\n" in received and _complete(bytes(received)):
-                    break
-        except (ConnectionResetError, TimeoutError):
-            pass
-        return bytes(received)
+        return read_answer(sock)
+
+
+def read_answer(sock: socket.socket, received: bytes = b"") -> bytes:
+    """Read one whole response (``received`` is what already arrived): headers and body.
+
+    A response can arrive in several segments (headers, then the body), so one
+    ``recv`` is not enough; this reads until the Content-Length is satisfied, the
+    server closes, or the socket's timeout passes.
+    """
+    answer = bytearray(received)
+    try:
+        while not (b"\r\n\r\n" in answer and _complete(bytes(answer))):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    except (ConnectionResetError, TimeoutError):
+        pass
+    return bytes(answer)
 
 
 def _complete(received: bytes) -> bool:

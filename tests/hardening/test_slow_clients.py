@@ -12,7 +12,7 @@ import pytest
 from pigeon.collector._body import BODY_TIMEOUT_SECONDS
 from tests.collector._running import WRITE_KEY, RunningCollector, basic
 from tests.collector.test_ingest import assert_alive, assert_error, track
-from tests.hardening._probe import host_port, rss_bytes, status_of
+from tests.hardening._probe import host_port, read_answer, rss_bytes, status_of
 from tests.hardening.conftest import Record
 
 
@@ -42,6 +42,8 @@ def test_a_slow_body_is_cut_off_at_the_deadline(
     with socket.create_connection(host_port(collector.url), timeout=5) as sock:
         sock.sendall(head)
         for byte in body:
+            if time.monotonic() - started > 3 * BODY_TIMEOUT_SECONDS:
+                break
             try:
                 sock.sendall(bytes([byte]))
             except OSError:
@@ -53,11 +55,8 @@ def test_a_slow_body_is_cut_off_at_the_deadline(
                 continue
             if answer:
                 break
-            if time.monotonic() - started > 3 * BODY_TIMEOUT_SECONDS:
-                break
         sock.settimeout(5)
-        if not answer:
-            answer = sock.recv(65536)
+        answer = read_answer(sock, answer)
     elapsed = time.monotonic() - started
     reliability.figures.update({"answered_after_s": round(elapsed, 1), "status": status_of(answer)})
     assert status_of(answer) == 408, answer[:300]
