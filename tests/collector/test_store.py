@@ -309,8 +309,12 @@ def test_a_store_written_by_another_layout_version_is_refused(tmp_path: Path) ->
     conn = sqlite3.connect(tmp_path / "p.db")
     conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     conn.commit()
+    with pytest.raises(StoreError, match="layout 99 was written by a newer pigeon"):
+        open_store(url)
+    conn.execute("UPDATE meta SET value = 'x1' WHERE key = 'schema_version'")
+    conn.commit()
     conn.close()
-    with pytest.raises(StoreError, match="version 99"):
+    with pytest.raises(StoreError, match="layout 'x1' was not written by any pigeon release"):
         open_store(url)
 
 

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import urllib.parse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pigeon.collector.storage._base import Store
 from pigeon.collector.storage._errors import StoreError
 from pigeon.errors import MissingExtraError
 
-__all__ = ["DEFAULT_STORE_URL", "data_dir_of", "open_store", "redact_url"]
+if TYPE_CHECKING:
+    from pigeon.collector.storage.clickhouse import ClickHouseStore
+
+__all__ = [
+    "DEFAULT_STORE_URL",
+    "clickhouse_store_class",
+    "data_dir_of",
+    "open_store",
+    "redact_url",
+    "scheme_of",
+]
 
 DEFAULT_STORE_URL = "sqlite:///./pigeon-data/pigeon.db"
 """Where ``pigeon serve`` keeps its data unless told otherwise."""
@@ -17,7 +28,12 @@ DEFAULT_STORE_URL = "sqlite:///./pigeon-data/pigeon.db"
 _SCHEMES = ("sqlite", "clickhouse")
 
 
-def _scheme(url: str) -> str:
+def scheme_of(url: str) -> str:
+    """``"sqlite"`` or ``"clickhouse"``.
+
+    Raises:
+        StoreError: neither.
+    """
     scheme = url.split(":", 1)[0].lower() if ":" in url else ""
     if scheme not in _SCHEMES:
         raise StoreError(
@@ -40,16 +56,25 @@ def open_store(url: str, *, read_only: bool = False) -> Store:
         StoreError: the URL is not understood, or the store cannot be opened
             (read-only: there is no store at the path).
     """
-    if _scheme(url) == "sqlite":
+    if scheme_of(url) == "sqlite":
         from pigeon.collector.storage._sqlite import SQLiteStore
 
         return SQLiteStore.from_url(url, read_only=read_only)
+    return clickhouse_store_class().from_url(url)
+
+
+def clickhouse_store_class() -> type[ClickHouseStore]:
+    """The ClickHouse store, imported on demand.
+
+    Raises:
+        StoreError: the ``clickhouse`` extra is not installed.
+    """
     try:
         from pigeon.collector.storage.clickhouse import ClickHouseStore
     except ImportError as exc:
         message = str(MissingExtraError("clickhouse", "a clickhouse:// store"))
         raise StoreError(f"{message} ({exc})") from None
-    return ClickHouseStore.from_url(url)
+    return ClickHouseStore
 
 
 def data_dir_of(url: str) -> Path | None:
@@ -61,7 +86,7 @@ def data_dir_of(url: str) -> Path | None:
     Raises:
         StoreError: the URL is not understood.
     """
-    if _scheme(url) == "sqlite":
+    if scheme_of(url) == "sqlite":
         from pigeon.collector.storage._sqlite_schema import parse_sqlite_url
 
         return parse_sqlite_url(url).path.parent

@@ -26,10 +26,13 @@ from pigeon.collector.storage._base import (
 )
 from pigeon.collector.storage._errors import StoreClosedError, StoreError
 from pigeon.collector.storage._installs import install_key
+from pigeon.collector.storage._migration import Migration
 from pigeon.collector.storage._sqlite_installs import forget_install
+from pigeon.collector.storage._sqlite_migrate import migrate_sqlite
 from pigeon.collector.storage._sqlite_reads import apps, rollup
 from pigeon.collector.storage._sqlite_rollups import InstallCache
 from pigeon.collector.storage._sqlite_schema import (
+    SCHEMA_VERSION,
     SQLiteLocation,
     connect_reader,
     connect_writer,
@@ -71,12 +74,15 @@ class SQLiteStore:
                 anything); writes then raise :class:`StoreError`.
 
         Raises:
-            StoreError: the file cannot be created or opened; or, read-only,
+            StoreError: the file cannot be created or opened, holds a layout
+                newer than this pigeon's, or cannot be migrated; or, read-only,
                 there is no store of this layout version at ``location``.
             StoreInUseError: ``pigeon restore`` is replacing the file.
         """
         self.location = location
         self.read_only = read_only
+        self.migration = Migration(str(location.path), None, SCHEMA_VERSION)
+        """What opening did to an older layout (writing stores migrate it in place)."""
         self._writer: Writer | None = None
         # Writers only: a restore must not pull the file from under a collector,
         # while a reader (a report) just reads whichever file is there.
@@ -84,6 +90,8 @@ class SQLiteStore:
         if read_only:
             connect_reader(location, check=True).close()  # a clear error now, not at first read
         else:
+            # Before taking the store as in use: a migration claims it alone.
+            self.migration = migrate_sqlite(location)
             self._in_use = InUseLock(location.path)
             self._in_use.share()
             try:

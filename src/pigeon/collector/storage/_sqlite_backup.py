@@ -10,8 +10,9 @@ destination, then renamed, so a destination path only ever holds a complete
 backup. It is a rollback-journal file: one self-contained file, that opens
 read-only without leaving ``-wal`` and ``-shm`` files beside it.
 
-A restore checks that the source is a store of this layout version and not
-corrupt, refuses while any collector has the destination open
+A backup or restore copies a store of an older layout as it is (the next
+start migrates it). A restore checks that the source is a pigeon store this
+version opens or migrates, and not corrupt, refuses while any collector has the destination open
 (:class:`~pigeon.collector.storage._sqlite_shared.InUseLock`, held for the
 whole restore so none starts meanwhile), copies the source beside the
 destination, removes the destination's ``-wal`` and ``-shm`` (SQLite would
@@ -65,13 +66,13 @@ def backup_sqlite(location: SQLiteLocation, dest: Path) -> CopyResult:
 
     Raises:
         DestinationExistsError: ``dest`` exists.
-        StoreError: no pigeon store of this layout at ``location``, or the
+        StoreError: no pigeon store this version opens or migrates at ``location``, or the
             copy failed (nothing is left at ``dest`` then).
     """
     if dest.exists():  # the store itself included
         raise DestinationExistsError(f"{dest} exists: give the path of a new file")
     started = time.monotonic()
-    source = connect_reader(location, check=True)
+    source = connect_reader(location, check=True, older_ok=True)
     try:
         # One read transaction for the whole copy: a snapshot that writers do
         # not disturb (and, in WAL mode, are not blocked by). Closing ends it.
@@ -94,7 +95,7 @@ def restore_sqlite(source_path: Path, location: SQLiteLocation, *, force: bool) 
     Raises:
         StoreInUseError: a collector has the destination open (checked first).
         DestinationExistsError: the destination exists and ``force`` is false.
-        StoreError: the source is missing, not a pigeon store of this layout,
+        StoreError: the source is missing, not a pigeon store this version opens or migrates,
             or corrupt; or the copy failed (the destination is then left as it was).
     """
     dest = location.path
@@ -103,7 +104,7 @@ def restore_sqlite(source_path: Path, location: SQLiteLocation, *, force: bool) 
     if dest.exists() and source_path.resolve() == dest.resolve():
         raise StoreError("the backup is the store itself")
     started = time.monotonic()
-    source = connect_reader(SQLiteLocation(source_path), check=True)
+    source = connect_reader(SQLiteLocation(source_path), check=True, older_ok=True)
     try:
         _check_integrity(source, source_path)
         with _claimed(dest):
@@ -154,7 +155,7 @@ def _copy(source: sqlite3.Connection, dest: Path, failure: str, *, replace: bool
         finally:
             target.close()
         _fsync(partial)
-        connect_reader(SQLiteLocation(partial), check=True).close()
+        connect_reader(SQLiteLocation(partial), check=True, older_ok=True).close()
         if replace:
             for suffix in ("-wal", "-shm"):
                 dest.with_name(dest.name + suffix).unlink(missing_ok=True)

@@ -19,7 +19,11 @@ Tables (every one ``WITHOUT ROWID``: the primary key *is* the storage order):
   installs of a bucket as bitmaps of ordinals (see ``_sqlite_bitmaps``), so
   distinct installs over a range are an OR of a few weekly and daily rows.
 - ``apps``: the apps that have data (reads list them instead of scanning).
-- ``meta``: the schema version.
+- ``meta``: the layout version (``schema_version``) and the forget generation.
+
+Every layout pigeon has shipped is listed in :data:`LAYOUTS`; a store of an
+older one is migrated in place at start (``_sqlite_migrate``), a store of a
+newer one is refused.
 """
 
 from __future__ import annotations
@@ -36,15 +40,22 @@ from pigeon.collector.storage._sqlite_bitmaps import register_functions
 
 __all__ = [
     "EVENT_COLUMNS",
+    "LAYOUTS",
     "SCHEMA",
     "SCHEMA_VERSION",
     "SQLiteLocation",
     "connect_reader",
     "connect_writer",
     "parse_sqlite_url",
+    "stored_version",
+    "version_problem",
 ]
 
-SCHEMA_VERSION: Final = "2"
+LAYOUTS: Final = ("1", "2")
+"""Every layout version a pigeon release wrote, oldest first (each has a migration to the next)."""
+
+SCHEMA_VERSION: Final = LAYOUTS[-1]
+"""The layout this pigeon writes."""
 
 EVENT_COLUMNS: Final = RAW_COLUMNS
 """The columns of ``events``, in the order rows are bound."""
@@ -185,7 +196,7 @@ def connect_writer(location: SQLiteLocation) -> sqlite3.Connection:
         register_functions(conn)
         conn.execute("BEGIN IMMEDIATE")
         # The version is checked before creating anything: an old file is left as it was.
-        version = _stored_version(conn)
+        version = stored_version(conn)
         if version is not None:
             _check_version(path, version)
         for statement in SCHEMA:
@@ -204,7 +215,8 @@ def connect_writer(location: SQLiteLocation) -> sqlite3.Connection:
     return conn
 
 
-def _stored_version(conn: sqlite3.Connection) -> str | None:
+def stored_version(conn: sqlite3.Connection) -> str | None:
+    """The layout version of the store on ``conn``; ``None`` when it has none (a new file)."""
     has_meta = conn.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
     ).fetchone()
@@ -214,23 +226,53 @@ def _stored_version(conn: sqlite3.Connection) -> str | None:
     return None if row is None else str(row[0])
 
 
-def _check_version(path: Path, version: str) -> None:
-    if version != SCHEMA_VERSION:
-        raise StoreError(
-            f"{path}: store layout version {version} is not supported "
-            f"(this pigeon writes version {SCHEMA_VERSION}); "
-            "start from a new store file (move this one aside)"
+def version_problem(path: Path, version: str, *, older_ok: bool = False) -> str | None:
+    """Why this pigeon cannot use a store of layout ``version`` as it is (``None``: it can).
+
+    Args:
+        path: the store file, for the message.
+        version: its layout version.
+        older_ok: an older layout that a migration upgrades is acceptable
+            (a backup or restore copies it as it is).
+    """
+    if version == SCHEMA_VERSION:
+        return None
+    if version in LAYOUTS:
+        if older_ok:
+            return None
+        return (
+            f"{path}: store layout {version} is older than this pigeon's ({SCHEMA_VERSION}): "
+            "start the collector, which migrates it in place after a backup, or run "
+            f"`pigeon migrate --store sqlite:///{path}`"
         )
+    if version.isdigit() and int(version) > int(SCHEMA_VERSION):
+        return (
+            f"{path}: store layout {version} was written by a newer pigeon (this one knows "
+            f"layouts up to {SCHEMA_VERSION}): upgrade pigeon, or restore the backup "
+            "taken before that upgrade"
+        )
+    return f"{path}: store layout {version!r} was not written by any pigeon release"
+
+
+def _check_version(path: Path, version: str, *, older_ok: bool = False) -> None:
+    problem = version_problem(path, version, older_ok=older_ok)
+    if problem is not None:
+        raise StoreError(problem)
 
 
 def connect_reader(
-    location: SQLiteLocation, *, check: bool = False, same_thread: bool = True
+    location: SQLiteLocation,
+    *,
+    check: bool = False,
+    older_ok: bool = False,
+    same_thread: bool = True,
 ) -> sqlite3.Connection:
     """A read-only connection to an existing store (never creates the file).
 
     Args:
         location: the store.
         check: also verify that the file is a store of this layout version.
+        older_ok: with ``check``, also accept a layout a migration upgrades.
         same_thread: refuse use from another thread (False: the caller
             guarantees one thread at a time, e.g. closing after its thread ended).
 
@@ -250,10 +292,10 @@ def connect_reader(
         conn.execute("PRAGMA query_only = 1")
         conn.execute("PRAGMA cache_size = -32768")
         if check:
-            version = _stored_version(conn)
+            version = stored_version(conn)
             if version is None:
                 raise StoreError(f"{path} is not a pigeon store (no layout version)")
-            _check_version(path, version)
+            _check_version(path, version, older_ok=older_ok)
     except sqlite3.Error as exc:
         conn.close()
         raise StoreError(f"cannot read the SQLite store at {path}: {exc}") from None

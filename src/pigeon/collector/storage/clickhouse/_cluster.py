@@ -14,9 +14,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from pigeon.collector.storage._errors import StoreError
+from pigeon.collector.storage._migration import Migration
 from pigeon.collector.storage.clickhouse._connection import Connect, Connection
+from pigeon.collector.storage.clickhouse._layout import ensure_layout
 from pigeon.collector.storage.clickhouse._maintenance import Shards
-from pigeon.collector.storage.clickhouse._schema import schema_statements
 from pigeon.collector.storage.clickhouse._sql import render
 
 __all__ = [
@@ -61,16 +62,28 @@ def cluster_nodes(conn: Connection, cluster: str) -> list[Node]:
 
 
 def create_cluster_layout(
-    nodes: Sequence[Node], database: str, cluster: str, node_connect: NodeConnect
-) -> None:
-    """Create the local tables, views and ``Distributed`` tables on every node."""
+    nodes: Sequence[Node],
+    database: str,
+    cluster: str,
+    node_connect: NodeConnect,
+    *,
+    store: str,
+    say: Callable[[str], None] | None = None,
+) -> Migration:
+    """Create or upgrade the local tables, views and ``Distributed`` tables on every node.
+
+    Returns the first node's migration (every node is brought to the same layout).
+    """
+    migrations = []
     for node in nodes:
         conn = node_connect(node.host, node.port)()
         try:
-            for statement in schema_statements(database, cluster):
-                conn.command(statement)
+            migrations.append(
+                ensure_layout(conn, database, cluster, f"{store} ({node.host}:{node.port})", say)
+            )
         finally:
             conn.close()
+    return migrations[0]
 
 
 def shard_leaders(nodes: Sequence[Node]) -> list[Node]:

@@ -26,6 +26,7 @@ from pigeon.collector.storage._base import (
     day_of,
 )
 from pigeon.collector.storage._errors import StoreClosedError, StoreError
+from pigeon.collector.storage._migration import Migration
 from pigeon.collector.storage.clickhouse._cluster import (
     Node,
     NodeConnect,
@@ -39,16 +40,18 @@ from pigeon.collector.storage.clickhouse._connection import (
     Connect,
     Connection,
     ConnectionPool,
+    NativeConnection,
     error_reason,
     native_connect,
 )
+from pigeon.collector.storage.clickhouse._layout import ensure_layout, find_layout, plan
 from pigeon.collector.storage.clickhouse._maintenance import Shards, forget_installs, retention
 from pigeon.collector.storage.clickhouse._reads import read_apps, read_count, read_rollup
-from pigeon.collector.storage.clickhouse._schema import schema_statements
 from pigeon.collector.storage.clickhouse._url import (
     DEFAULT_FLUSH_INTERVAL,
     DEFAULT_MAX_BATCH,
     DEFAULT_MIN_BATCH,
+    ClickHouseLocation,
     parse_clickhouse_url,
 )
 from pigeon.collector.storage.clickhouse._writes import write_group
@@ -89,8 +92,9 @@ class ClickHouseStore:
         description: str = "ClickHouse",
         cluster: str | None = None,
         node_connect: NodeConnect | None = None,
+        say: Callable[[str], None] | None = None,
     ) -> None:
-        """Connect, create the layout if needed and start the inserter.
+        """Connect, create or upgrade the layout and start the inserter.
 
         Args:
             connect: opens a connection to the server (the native one in production).
@@ -102,9 +106,11 @@ class ClickHouseStore:
             description: names the server in error messages (no password).
             cluster: spread the tables over this cluster's shards (see ``_cluster``).
             node_connect: how to connect to one node of ``cluster``.
+            say: told each migration stage as it starts.
 
         Raises:
-            StoreError: the server cannot be reached or refuses the layout.
+            StoreError: the server cannot be reached or refuses the layout, or
+                the database holds a layout newer than this pigeon's.
         """
         self.database = database
         self._description = description
@@ -117,12 +123,13 @@ class ClickHouseStore:
         try:
             with self._pool.connection() as conn:
                 if cluster is None:
-                    for statement in schema_statements(database):
-                        conn.command(statement)
+                    self.migration = ensure_layout(conn, database, None, description, say)
                 else:
                     assert node_connect is not None
                     nodes = cluster_nodes(conn, cluster)
-                    create_cluster_layout(nodes, database, cluster, node_connect)
+                    self.migration = create_cluster_layout(
+                        nodes, database, cluster, node_connect, store=description, say=say
+                    )
                     self._leaders = shard_leaders(nodes)
             self._insert_conn: Connection = connect()
             self._forget_conn: Connection = connect()
@@ -151,7 +158,7 @@ class ClickHouseStore:
         )
 
     @classmethod
-    def from_url(cls, url: str) -> ClickHouseStore:
+    def from_url(cls, url: str, say: Callable[[str], None] | None = None) -> ClickHouseStore:
         """Open the store of a ``clickhouse://USER:PASSWORD@HOST:PORT/DATABASE`` URL."""
         location = parse_clickhouse_url(url)
 
@@ -164,10 +171,39 @@ class ClickHouseStore:
             flush_interval=location.flush_interval,
             min_batch=location.min_batch,
             max_batch=location.max_batch,
-            description=f"{location.host}:{location.port}/{location.database}",
+            description=_description(location),
             cluster=location.cluster,
             node_connect=node_connect,
+            say=say,
         )
+
+    @classmethod
+    def migrate_url(
+        cls, url: str, *, dry_run: bool = False, say: Callable[[str], None] | None = None
+    ) -> Migration:
+        """Bring the database of ``url`` to this layout (``dry_run``: only say what that does).
+
+        Raises:
+            StoreError: the server cannot be reached, or the layout is newer than this pigeon's.
+        """
+        if not dry_run:
+            store = cls.from_url(url, say=say)
+            asyncio.run(store.close())
+            return store.migration
+        location = parse_clickhouse_url(url)
+        description = _description(location)
+        try:
+            # On the default database: a dry run must not create the store's.
+            conn: Connection = NativeConnection(location, database="default")
+            conn.query("SELECT 1")
+        except Exception as exc:
+            reason = str(exc) if isinstance(exc, StoreError) else error_reason(exc)
+            raise StoreError(f"cannot reach the ClickHouse store {description}: {reason}") from None
+        try:
+            suffix = "" if location.cluster is None else "_local"
+            return plan(find_layout(conn, location.database, suffix), description)
+        finally:
+            conn.close()
 
     @property
     def inserts(self) -> int:
@@ -302,3 +338,7 @@ class ClickHouseStore:
                 raise StoreError(f"could not {what} in {self._description}: {reason}") from None
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, run)
+
+
+def _description(location: ClickHouseLocation) -> str:
+    return f"{location.host}:{location.port}/{location.database}"
