@@ -9,20 +9,17 @@ made. The store code is standard library only, so neither needs an extra.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pigeon.cli._commands import CommandError
+from pigeon.cli._commands import CommandError, add_store_option
 
 if TYPE_CHECKING:
     from pigeon.collector.storage._sqlite_backup import CopyResult
     from pigeon.collector.storage._sqlite_schema import SQLiteLocation
 
 __all__ = ["register"]
-
-_DEFAULT_STORE = "sqlite:///./pigeon-data/pigeon.db"
 
 
 def register(sub: Any) -> None:
@@ -38,7 +35,7 @@ def register(sub: Any) -> None:
         "/backups/pigeon-$(date +%F).db",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _store_option(backup)
+    add_store_option(backup)
     backup.add_argument("dest", metavar="DEST", help="the backup file to create")
     backup.set_defaults(handler=run_backup)
     restore = sub.add_parser(
@@ -53,18 +50,10 @@ def register(sub: Any) -> None:
         "/backups/pigeon-2026-12-01.db",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _store_option(restore)
+    add_store_option(restore)
     restore.add_argument("--force", action="store_true", help="replace the store if one exists")
     restore.add_argument("source", metavar="SRC", help="the backup file to restore")
     restore.set_defaults(handler=run_restore)
-
-
-def _store_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--store",
-        default=os.environ.get("PIGEON_STORE", _DEFAULT_STORE),
-        help="the store URL (default: $PIGEON_STORE or %(default)s)",
-    )
 
 
 def run_backup(args: argparse.Namespace) -> int:

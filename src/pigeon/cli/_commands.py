@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 from typing import Any
 
 from pigeon.catalog import Catalog
@@ -12,6 +13,7 @@ from pigeon.errors import CatalogError, MissingExtraError, UnknownCatalogError
 __all__ = [
     "CommandError",
     "add_app_argument",
+    "add_store_option",
     "load_app_catalog",
     "load_catalog",
     "register_optional",
@@ -19,7 +21,10 @@ __all__ = [
 ]
 
 # Collector-side commands: module name under pigeon.cli, registered when importable.
-_OPTIONAL = ("_serve", "_report", "_demo", "_backup")
+_OPTIONAL = ("_serve", "_report", "_demo", "_backup", "_migrate")
+
+# storage.DEFAULT_STORE_URL, repeated: the storage package is not imported at parse time.
+_DEFAULT_STORE = "sqlite:///./pigeon-data/pigeon.db"
 
 
 class CommandError(Exception):
@@ -83,4 +88,13 @@ def add_app_argument(parser: argparse.ArgumentParser) -> None:
         "--catalog",
         default=None,
         help="the catalog's name or path (default: the catalog named after the app)",
+    )
+
+
+def add_store_option(parser: argparse.ArgumentParser) -> None:
+    """The ``--store URL`` option of the commands that work on a store."""
+    parser.add_argument(
+        "--store",
+        default=os.environ.get("PIGEON_STORE", _DEFAULT_STORE),
+        help="the store URL (default: $PIGEON_STORE or %(default)s)",
     )

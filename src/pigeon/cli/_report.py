@@ -15,13 +15,12 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from pigeon.cli._commands import CommandError, require_collector
+from pigeon.cli._commands import CommandError, add_store_option, require_collector
 
 __all__ = ["register", "render_text"]
 
 JSON = dict[str, Any]
 
-_DEFAULT_STORE = "sqlite:///./pigeon-data/pigeon.db"
 
 # (export table, title, first columns): the text report's tables, in order.
 _TABLES: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
@@ -53,11 +52,7 @@ def register(sub: Any) -> None:
         "  pigeon report --app argilla --format csv > stats.csv",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--store",
-        default=os.environ.get("PIGEON_STORE", _DEFAULT_STORE),
-        help="the store URL (default: $PIGEON_STORE or %(default)s)",
-    )
+    add_store_option(parser)
     parser.add_argument("--days", default=None, help="the last N days, today included (30)")
     parser.add_argument("--from", dest="date_from", default=None, help="first day, YYYY-MM-DD")
     parser.add_argument("--to", dest="date_to", default=None, help="last day, YYYY-MM-DD")

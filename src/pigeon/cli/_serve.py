@@ -288,6 +288,7 @@ def _start(config: CollectorConfig, workers: int, say: Callable[[str], None]) ->
             metrics_listener.close()
             raise CommandError("--metrics-address: needs another port than --port")
     try:
+        _migrate(config.store_url, say)
         store = open_store(config.store_url)
     except StoreError as exc:
         listener.close()
@@ -319,6 +320,25 @@ def _start(config: CollectorConfig, workers: int, say: Callable[[str], None]) ->
         workers=workers,
     )
     return 0 if started else 1
+
+
+def _migrate(url: str, say: Callable[[str], None]) -> None:
+    """Migrate an older SQLite store first, saying so (a backup of a big store takes a while).
+
+    Opening the store would migrate it too, silently; a ClickHouse store's
+    migration is a few idempotent statements that opening runs.
+    """
+    from pigeon.collector.storage._migration import migrate_store
+    from pigeon.collector.storage._open import scheme_of
+
+    if scheme_of(url) != "sqlite":
+        return
+    done = migrate_store(url, say=say)
+    if done.needed:
+        say(
+            f"store migrated from layout {done.source} to {done.target} in "
+            f"{done.seconds:.1f} s (backup at {done.backup})"
+        )
 
 
 def _listen(host: str, port: int) -> socket.socket:
