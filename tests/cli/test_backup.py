@@ -254,11 +254,11 @@ def make_sqlite(path: Path, *statements: str) -> Path:
          "file is not a database"),
         (lambda p: make_sqlite(p / "other.db", "CREATE TABLE t (x)"), 1,
          "{src} is not a pigeon store (no layout version)"),
-        (lambda p: make_sqlite(p / "old.db", "CREATE TABLE meta (key TEXT, value TEXT)",
-                               "INSERT INTO meta VALUES ('schema_version', '1')"), 1,
-         "{src}: store layout version 1 is not supported"),
+        (lambda p: make_sqlite(p / "new.db", "CREATE TABLE meta (key TEXT, value TEXT)",
+                               "INSERT INTO meta VALUES ('schema_version', '99')"), 1,
+         "{src}: store layout 99 was written by a newer pigeon"),
     ],
-    ids=["missing", "not-sqlite", "not-pigeon", "old-layout"],
+    ids=["missing", "not-sqlite", "not-pigeon", "newer-layout"],
 )  # fmt: skip
 def test_restore_refuses_what_is_not_a_backup(
     tmp_path: Path, pigeon_cli: RunCommand, make: object, status: int, message: str

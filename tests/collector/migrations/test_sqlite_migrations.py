@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from pigeon.collector.stats import day_to_iso
 from pigeon.collector.storage import StoredEvent, StoreError, open_store
 from pigeon.collector.storage._sqlite_layouts import STEPS
 from pigeon.collector.storage._sqlite_schema import LAYOUTS, SCHEMA_VERSION
-from pigeon.collector.stats import day_to_iso
 from tests.collector._running import ADMIN_TOKEN, RunningCollector
 from tests.collector.migrations._stores import (
     FIXTURES,

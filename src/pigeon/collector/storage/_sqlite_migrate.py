@@ -96,7 +96,12 @@ def migrate_sqlite(
                         copy = _backup_path(path, version)
                         if say is not None:
                             say(f"backing up {path} (layout {version}) to {copy}")
-                        backup_sqlite(location, copy)
+                        try:
+                            backup_sqlite(location, copy)
+                        except StoreError as exc:
+                            raise StoreError(
+                                f"{exc}; nothing was migrated (the store is unchanged)"
+                            ) from None
                     _run(conn, path, steps, say)
             finally:
                 conn.close()

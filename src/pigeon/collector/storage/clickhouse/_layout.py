@@ -138,7 +138,7 @@ def ensure_layout(
     if version != LAYOUT_VERSION or not _recorded(conn, database):
         conn.command(
             # INSERT ... SELECT: clickhouse-driver would wait for data after a VALUES.
-            f"INSERT INTO {_table(database)} (version, recorded_at) "  # noqa: S608
+            f"INSERT INTO {_table(database)} (version, recorded_at) "
             f"SELECT {int(LAYOUT_VERSION)}, now()"
         )
     return Migration(store, version, LAYOUT_VERSION, _summaries(steps), created=version is None)
