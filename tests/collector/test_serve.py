@@ -208,3 +208,18 @@ def run_python(*args: str) -> subprocess.CompletedProcess[str]:
         [sys.executable, *args],
         env=clean_subprocess_env(), capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
+
+
+def test_a_generated_token_never_starts_with_a_dash(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import secrets
+
+    from pigeon.collector._token import ensure_admin_token, new_token
+
+    # One token in 64 starts with "-": on a command line it reads as an option.
+    drawn = iter(["-abc", "-def", "good-token"] * 2)
+    monkeypatch.setattr(secrets, "token_urlsafe", lambda nbytes: next(drawn))
+    assert new_token() == "good-token"
+    token, _, created = ensure_admin_token(tmp_path)
+    assert (token, created) == ("good-token", True)

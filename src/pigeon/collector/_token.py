@@ -7,9 +7,21 @@ import secrets
 from pathlib import Path
 from typing import Final
 
-__all__ = ["TOKEN_FILENAME", "ensure_admin_token"]
+__all__ = ["TOKEN_FILENAME", "ensure_admin_token", "new_token"]
 
 TOKEN_FILENAME: Final = "admin-token"  # noqa: S105  # a file name, not a secret
+
+
+def new_token(nbytes: int = 32) -> str:
+    """A random URL-safe token that never starts with ``-``.
+
+    One in 64 of ``secrets.token_urlsafe`` does, and then ``--admin-token TOKEN``
+    on a command line reads as an unknown option.
+    """
+    while True:
+        token = secrets.token_urlsafe(nbytes)
+        if not token.startswith("-"):
+            return token
 
 
 def ensure_admin_token(directory: Path) -> tuple[str, Path, bool]:
@@ -27,7 +39,7 @@ def ensure_admin_token(directory: Path) -> tuple[str, Path, bool]:
     if existing:
         return existing, path, False
     directory.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
+    token = new_token()
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another process generated it meanwhile: use theirs

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import signal
 import sys
 import threading
@@ -22,6 +21,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Final, TextIO
 
+from pigeon.collector._token import new_token
 from pigeon.demo._processes import ChildProcess, DemoError, free_port, port_is_free, python_env
 from pigeon.demo._scenario import RoundReport
 from pigeon.demo._settings import TELEMETRY_WRITE_KEY
@@ -61,7 +61,7 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
     data_dir = options.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     port = _choose_port(options)
-    token = options.admin_token or secrets.token_urlsafe(18)
+    token = options.admin_token or new_token(18)
     collector_url = f"http://{_client_host(options.host)}:{port}"
     dashboard_url = (
         f"http://{options.host if options.host not in _LOCAL_HOSTS else '127.0.0.1'}:{port}/"
@@ -132,8 +132,7 @@ def _collector(options: DemoOptions, data_dir: Path, port: int, token: str) -> C
         store,
         "--write-key",
         TELEMETRY_WRITE_KEY,
-        "--admin-token",
-        token,
+        f"--admin-token={token}",  # one argument, whatever the token starts with
         "--min-installs",
         str(options.min_installs),
     ]
