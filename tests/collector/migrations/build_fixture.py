@@ -3,8 +3,8 @@
 Each fixture in ``fixtures/`` was made by the pigeon release that wrote that
 layout, from a checkout of it::
 
-    git worktree add /tmp/layout-1 <commit of the release>
-    PYTHONPATH=/tmp/layout-1/src:. python tests/collector/migrations/build_fixture.py \\
+    git worktree add ../pigeon-layout-1 <commit of the release>
+    PYTHONPATH=../pigeon-layout-1/src:. python tests/collector/migrations/build_fixture.py \\
         tests/collector/migrations/fixtures/layout-1.db
 
 It uses only the Store API every release has: write in batches, apply
