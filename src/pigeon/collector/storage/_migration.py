@@ -7,11 +7,49 @@ and for ``pigeon serve`` to report what it did before it starts serving.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar
 
-__all__ = ["Migration", "migrate_store"]
+__all__ = ["Migration", "Step", "migrate_store", "steps_between", "summaries"]
+
+_Run_co = TypeVar("_Run_co", covariant=True)  # a step of any store is a Step[object]
+_R = TypeVar("_R")
+
+
+@dataclass(frozen=True)
+class Step(Generic[_Run_co]):
+    """One layout change of a store.
+
+    Attributes:
+        source: the layout it upgrades.
+        target: the layout it produces.
+        summary: what it does, for ``pigeon migrate --dry-run``.
+        run: applies it (each store decides what it is given: a connection...).
+    """
+
+    source: str
+    target: str
+    summary: str
+    run: _Run_co
+
+
+def steps_between(
+    steps: Mapping[str, Step[_R]], version: str | None, target: str
+) -> list[Step[_R]]:
+    """The steps from layout ``version`` to ``target``, in order (none for a new store)."""
+    chain = []
+    while version is not None and version != target:
+        step = steps[version]
+        chain.append(step)
+        version = step.target
+    return chain
+
+
+def summaries(steps: Sequence[Step[object]]) -> tuple[str, ...]:
+    """One line per step, as ``pigeon migrate`` prints them."""
+    return tuple(f"layout {step.source} to {step.target}: {step.summary}" for step in steps)
 
 
 @dataclass(frozen=True)

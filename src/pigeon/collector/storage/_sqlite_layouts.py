@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Final
 
+from pigeon.collector.storage._migration import Step
 from pigeon.collector.storage._sqlite_bitmaps import CHUNK_BITS, to_blob, week_of
 from pigeon.collector.storage._sqlite_schema import SCHEMA
 from pigeon.collector.storage._sqlite_statements import upsert_bitmaps
 
-__all__ = ["STEPS", "Step"]
+__all__ = ["STEPS", "SQLiteStep"]
 
 _FLUSH_ROWS: Final = 4096
 """Bitmap rows gathered before they are written (bounds the step's memory)."""
@@ -33,21 +33,8 @@ _BitmapKey = tuple[str, str, int, str, int]
 """``(app, dimension, day or week, value, chunk)``."""
 
 
-@dataclass(frozen=True)
-class Step:
-    """One layout change.
-
-    Attributes:
-        source: the layout it upgrades.
-        target: the layout it produces.
-        summary: what it does, for ``pigeon migrate --dry-run``.
-        run: applies it on a connection inside an open transaction.
-    """
-
-    source: str
-    target: str
-    summary: str
-    run: Callable[[sqlite3.Connection], None]
+SQLiteStep = Step[Callable[[sqlite3.Connection], None]]
+"""A step run on a connection inside the migration's transaction."""
 
 
 def _layout_1_to_2(conn: sqlite3.Connection) -> None:
@@ -122,10 +109,10 @@ def _flush_weekly(conn: sqlite3.Connection, weekly: dict[_BitmapKey, int]) -> No
     weekly.clear()
 
 
-STEPS: Final = {
+STEPS: Final[dict[str, SQLiteStep]] = {
     step.source: step
     for step in (
-        Step(
+        SQLiteStep(
             "1",
             "2",
             "add per-day distinct install counts to rollup_daily, number every install, "

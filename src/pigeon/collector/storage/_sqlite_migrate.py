@@ -25,13 +25,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from pigeon.collector.storage._errors import StoreError, StoreInUseError
-from pigeon.collector.storage._migration import Migration
+from pigeon.collector.storage._migration import Migration, steps_between, summaries
 from pigeon.collector.storage._sqlite_backup import backup_sqlite
 from pigeon.collector.storage._sqlite_bitmaps import register_functions
-from pigeon.collector.storage._sqlite_layouts import STEPS, Step
+from pigeon.collector.storage._sqlite_layouts import STEPS, SQLiteStep
 from pigeon.collector.storage._sqlite_schema import (
     SCHEMA_VERSION,
     SQLiteLocation,
+    connect_reader,
     stored_version,
     version_problem,
 )
@@ -49,12 +50,14 @@ def plan_sqlite(location: SQLiteLocation) -> Migration:
     path = location.path
     if not path.is_file():
         return Migration(str(path), None, SCHEMA_VERSION)
-    conn = _connect(location, read_only=True)
+    conn = connect_reader(location)
     try:
         version = _version_of(conn, path)
     finally:
         conn.close()
-    return Migration(str(path), version, SCHEMA_VERSION, _summaries(_steps_from(version)))
+    return Migration(
+        str(path), version, SCHEMA_VERSION, summaries(steps_between(STEPS, version, SCHEMA_VERSION))
+    )
 
 
 def migrate_sqlite(
@@ -83,10 +86,10 @@ def migrate_sqlite(
     lock = WriteLock(path)
     try:
         with lock.held():
-            conn = _connect(location, read_only=False)
+            conn = _connect_writing(location)
             try:
                 version = _version_of(conn, path)  # another process may have migrated it
-                steps = _steps_from(version)
+                steps = steps_between(STEPS, version, SCHEMA_VERSION)
                 if not steps:
                     return Migration(str(path), version, SCHEMA_VERSION)
                 with _claimed(path):
@@ -108,12 +111,12 @@ def migrate_sqlite(
     finally:
         lock.close()
     return Migration(
-        str(path), version, SCHEMA_VERSION, _summaries(steps), copy, time.monotonic() - started
+        str(path), version, SCHEMA_VERSION, summaries(steps), copy, time.monotonic() - started
     )
 
 
 def _run(
-    conn: sqlite3.Connection, path: Path, steps: list[Step], say: Callable[[str], None] | None
+    conn: sqlite3.Connection, path: Path, steps: list[SQLiteStep], say: Callable[[str], None] | None
 ) -> None:
     try:
         conn.execute("BEGIN IMMEDIATE")
@@ -131,18 +134,15 @@ def _run(
         ) from None
 
 
-def _connect(location: SQLiteLocation, *, read_only: bool) -> sqlite3.Connection:
+def _connect_writing(location: SQLiteLocation) -> sqlite3.Connection:
+    """A writing connection that neither checks nor creates the layout (``connect_writer`` does)."""
     path = location.path
     try:
-        if read_only:
-            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        else:
-            conn = sqlite3.connect(path, isolation_level=None)
+        conn = sqlite3.connect(path, isolation_level=None)
         conn.execute("PRAGMA busy_timeout = 10000")
-        if not read_only:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA cache_size = -131072")
-            register_functions(conn)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA cache_size = -131072")
+        register_functions(conn)  # the steps upsert bitmaps with bit_or
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open the SQLite store at {path}: {exc}") from None
     return conn
@@ -159,19 +159,6 @@ def _version_of(conn: sqlite3.Connection, path: Path) -> str:
     if problem is not None:
         raise StoreError(problem)
     return version
-
-
-def _steps_from(version: str) -> list[Step]:
-    steps = []
-    while version != SCHEMA_VERSION:
-        step = STEPS[version]
-        steps.append(step)
-        version = step.target
-    return steps
-
-
-def _summaries(steps: list[Step]) -> tuple[str, ...]:
-    return tuple(f"layout {step.source} to {step.target}: {step.summary}" for step in steps)
 
 
 def _backup_path(path: Path, version: str) -> Path:

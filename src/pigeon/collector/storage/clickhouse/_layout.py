@@ -22,11 +22,10 @@ that backfills a new rollup from the kept one).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Final
 
 from pigeon.collector.storage._errors import StoreError
-from pigeon.collector.storage._migration import Migration
+from pigeon.collector.storage._migration import Migration, Step, steps_between, summaries
 from pigeon.collector.storage.clickhouse._connection import Connection
 from pigeon.collector.storage.clickhouse._schema import schema_statements
 from pigeon.collector.storage.clickhouse._sql import identifier, render
@@ -36,7 +35,7 @@ __all__ = [
     "LAYOUT_TABLE",
     "LAYOUT_VERSION",
     "STEPS",
-    "Step",
+    "ClickHouseStep",
     "ensure_layout",
     "find_layout",
     "plan",
@@ -51,24 +50,11 @@ LAYOUT_VERSION: Final = LAYOUTS[-1]
 LAYOUT_TABLE: Final = "pigeon_layout"
 
 
-@dataclass(frozen=True)
-class Step:
-    """One layout change, safe to run again.
-
-    Attributes:
-        source: the layout it upgrades.
-        target: the layout it produces.
-        summary: what it does, for ``pigeon migrate --dry-run``.
-        run: applies it on one node: ``(connection, database, table suffix)``.
-    """
-
-    source: str
-    target: str
-    summary: str
-    run: Callable[[Connection, str, str], None]
+ClickHouseStep = Step[Callable[[Connection, str, str], None]]
+"""A step run on one node: ``(connection, database, table suffix)``; safe to run again."""
 
 
-STEPS: Final[dict[str, Step]] = {}
+STEPS: Final[dict[str, ClickHouseStep]] = {}
 """Layout -> the step that upgrades it (none yet: layout 1 is the only one)."""
 
 
@@ -107,7 +93,9 @@ def _problem(database: str, version: str) -> str:
 
 def plan(version: str | None, store: str) -> Migration:
     """The migration from ``version`` (``None``: a new database) to this pigeon's layout."""
-    return Migration(store, version, LAYOUT_VERSION, _summaries(_steps_from(version)))
+    return Migration(
+        store, version, LAYOUT_VERSION, summaries(steps_between(STEPS, version, LAYOUT_VERSION))
+    )
 
 
 def ensure_layout(
@@ -124,7 +112,7 @@ def ensure_layout(
     """
     suffix = "" if cluster is None else "_local"
     version = find_layout(conn, database, suffix)
-    steps = _steps_from(version)
+    steps = steps_between(STEPS, version, LAYOUT_VERSION)
     for statement in schema_statements(database, cluster):
         conn.command(statement)
     conn.command(
@@ -141,7 +129,7 @@ def ensure_layout(
             f"INSERT INTO {_table(database)} (version, recorded_at) "
             f"SELECT {int(LAYOUT_VERSION)}, now()"
         )
-    return Migration(store, version, LAYOUT_VERSION, _summaries(steps), created=version is None)
+    return Migration(store, version, LAYOUT_VERSION, summaries(steps), created=version is None)
 
 
 def _table(database: str) -> str:
@@ -152,16 +140,3 @@ def _table(database: str) -> str:
 def _recorded(conn: Connection, database: str) -> bool:
     rows = conn.query(f"SELECT count() FROM {_table(database)}")  # noqa: S608
     return bool(rows and int(rows[0][0]))
-
-
-def _steps_from(version: str | None) -> list[Step]:
-    steps = []
-    while version is not None and version != LAYOUT_VERSION:
-        step = STEPS[version]
-        steps.append(step)
-        version = step.target
-    return steps
-
-
-def _summaries(steps: list[Step]) -> tuple[str, ...]:
-    return tuple(f"layout {step.source} to {step.target}: {step.summary}" for step in steps)
