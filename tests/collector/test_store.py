@@ -12,6 +12,7 @@ import datetime
 import random
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -44,7 +45,7 @@ def make_events(count: int, seed: int = 1, installs: int = 12) -> list[StoredEve
         install = rng.randrange(installs)
         app = "argilla" if install % 4 else "other"
         day = DAY0 + rng.randrange(DAYS)
-        kind = rng.randrange(5)
+        kind = rng.randrange(6)
         props: dict[str, PropertyValue]
         if kind == 0:
             name, props = (
@@ -71,6 +72,20 @@ def make_events(count: int, seed: int = 1, installs: int = 12) -> list[StoredEve
             name, props = (
                 "TrainerUsage",
                 {"framework": rng.choice(["setfit", "other"]), "task": "TextClassification"},
+            )
+        elif kind == 4:
+            crash = rng.randrange(3)
+            name, props = (
+                "CrashReported",
+                {
+                    "exception": "KeyError",
+                    "signature": f"{crash:016x}",
+                    # A list, as parsed from JSON: the stores must hash it like a tuple.
+                    "frames": cast(
+                        PropertyValue,
+                        ["<other>", f"argilla.api:handler_{crash}:{rng.randrange(2, 4)}"],
+                    ),
+                },
             )
         else:
             name, props = "ServerStarted", {}

@@ -15,6 +15,7 @@ from pigeon.collector.storage._base import StoredEvent
 
 __all__ = [
     "AMOUNTS",
+    "CRASH_EVENT",
     "DIMENSIONS",
     "amount_of",
     "client_family",
@@ -36,9 +37,16 @@ DIMENSIONS = (
     "trainer",  # TrainerUsage: "framework\ttask"
     "client",  # UserInfoRequested: user-agent family
     "language",  # UserInfoRequested: primary language of accept-language
+    "error_version",  # ServerErrorFound: "version\tcode\ttype"
+    "crash",  # CrashReported: "signature\texception"
+    "crash_version",  # CrashReported: "version\tsignature"
+    "crash_frames",  # CrashReported: "signature\tframe\nframe...", the stacks seen
 )
 """Every dimension, in the order views list them."""
 
+
+CRASH_EVENT: Final = "CrashReported"
+"""The event of an unexpected exception: its class, app frames and signature hash."""
 
 AMOUNTS: Final = {"LogRecordsRequested": ("bulk_task", "records")}
 """Event -> (dimension, property): the one bucket that sums an amount, and from what.
@@ -68,6 +76,9 @@ def signature(event: StoredEvent, *, without: str | None = None) -> Hashable:
     If :func:`dimensions` ever reads another field, it must be added here.
     """
     props = event.properties
+    if event.event == CRASH_EVENT and props:
+        # `frames` is a list when parsed from JSON: unhashable, and a tuple hashes alike.
+        props = {k: tuple(v) if isinstance(v, list) else v for k, v in props.items()}
     return (
         event.event,
         event.app_version,
@@ -81,9 +92,10 @@ def signature(event: StoredEvent, *, without: str | None = None) -> Hashable:
 
 def dimensions(event: StoredEvent) -> Iterator[tuple[str, str, int]]:
     """The ``(dimension, value, amount)`` buckets one event counts in."""
+    version = event.app_version or "unknown"
     yield "all", "", 0
     yield "event", event.event, 0
-    yield "version", event.app_version or "unknown", 0
+    yield "version", version, 0
     yield "python", event.python_version or "unknown", 0
     yield "system", event.system or "unknown", 0
     yield "machine", event.machine or "unknown", 0
@@ -92,7 +104,18 @@ def dimensions(event: StoredEvent) -> Iterator[tuple[str, str, int]]:
     if event.event == "ServerErrorFound":
         code = props.get("code")
         kind = props.get("type")
-        yield "error", f"{code if isinstance(code, str) else 'unknown'}\t{kind or ''}", 0
+        error = f"{code if isinstance(code, str) else 'unknown'}\t{kind or ''}"
+        yield "error", error, 0
+        yield "error_version", f"{version}\t{error}", 0
+    elif event.event == CRASH_EVENT:
+        crash = props.get("signature")
+        crash = crash if isinstance(crash, str) and crash else "unknown"
+        exception = props.get("exception")
+        yield "crash", f"{crash}\t{exception if isinstance(exception, str) else ''}", 0
+        yield "crash_version", f"{version}\t{crash}", 0
+        frames = props.get("frames")
+        stack = "\n".join(frames) if isinstance(frames, (list, tuple)) else ""
+        yield "crash_frames", f"{crash}\t{stack}", 0
     elif event.event == "LogRecordsRequested":
         task = props.get("task")
         yield "bulk_task", task if isinstance(task, str) else "unknown", amount_of(event)
