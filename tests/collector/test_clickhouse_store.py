@@ -16,7 +16,7 @@ import random
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -141,6 +141,12 @@ def _properties(rng: random.Random, name: str) -> dict[str, PropertyValue]:
                 "task": rng.choice(["TextClassification", ""])}  # fmt: skip
     if name == "UserInfoRequested":
         return {"user-agent": rng.choice(_AGENTS), "accept-language": rng.choice(_LANGUAGES)}
+    if name == "CrashReported":
+        line = rng.randrange(10, 12)  # one signature, several stacks
+        frames = rng.choice([["<other>", f"argilla.api:get:{line}"], "not frames", None])
+        return {"exception": rng.choice(["KeyError", None]),
+                "signature": rng.choice(["00000000000000aa", "", None]),
+                "frames": cast(PropertyValue, frames)}  # fmt: skip
     return {}
 
 
@@ -148,7 +154,7 @@ def mixed_events(seed: int, count: int, installs: int = 40) -> list[StoredEvent]
     """Events of two apps over ``DAYS`` days, touching every dimension."""
     rng = random.Random(seed)
     names = ("ServerStarted", "ServerErrorFound", "LogRecordsRequested", "TrainerUsage",
-             "UserInfoRequested")  # fmt: skip
+             "UserInfoRequested", "CrashReported")  # fmt: skip
     events = []
     for _ in range(count):
         install = rng.randrange(installs)
