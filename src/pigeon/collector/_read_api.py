@@ -93,11 +93,11 @@ _STATS_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 _ALERTS_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
-        "description": "alerts: newest first, each with time_ms, rule, kind, what, app, "
-        "problem, version, numbers and deliveries (webhook, status, attempts, last_error)."
+        "description": "configured (false without an [alerts] table, with no alerts), and "
+        "alerts: newest first, each with time_ms, rule, kind, what, app, problem, version, "
+        "numbers and deliveries (webhook, status, attempts, last_error, time_ms)."
     },
     401: _REFUSALS[401],
-    404: _doc("Alerts are not configured ([alerts] in the --config file)."),
     503: _doc("The alert state cannot be read right now; retry after Retry-After."),
 }
 _EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -158,7 +158,7 @@ def read_router(
         today: today's UTC day number (tests pin it).
         revocations_dir: shared notes of logged-out sessions (see ``AdminAuth``).
         alerts: returns the alert state (``None`` until the app started), or
-            ``None`` when alerts are not configured (``/api/v1/alerts`` answers 404).
+            ``None`` when alerts are not configured (``/api/v1/alerts`` lists none).
     """
     if min_installs < 1:
         raise ValueError("min_installs must be at least 1")
@@ -272,10 +272,10 @@ def _add_alert_history(
         if not auth.allows(request):
             return _error(*_UNAUTHORIZED)
         state = alerts() if alerts is not None else None
-        if state is None:
-            return _error(404, "alerts_not_configured", "no [alerts] rules are configured")
+        if state is None:  # not configured (or not started): nothing to list, not an error
+            return _json({"configured": False, "alerts": []})
         try:
             history = await asyncio.to_thread(state.history)
         except sqlite3.Error as exc:
             return _unavailable(exc)
-        return _json({"alerts": history})
+        return _json({"configured": True, "alerts": history})
