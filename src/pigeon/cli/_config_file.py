@@ -2,8 +2,10 @@
 
 Each key is an option's name with ``_`` for ``-`` (``retention_days`` for
 ``--retention-days``), at the top level of the file; ``docs/pigeon.example.toml``
-lists them all. The command line wins over ``PIGEON_<OPTION>`` variables,
-which win over the file, which wins over the defaults. A key set to ``""`` (or
+lists them all. A ``table`` key (``[alerts]``) has no option: it is kept whole
+for its own parser, which names its keys in the same one-line way. The
+command line wins over ``PIGEON_<OPTION>`` variables, which win over the file,
+which wins over the defaults. A key set to ``""`` (or
 ``write_key = []``) is as if it were absent.
 
 The file is checked whole before anything starts: an unknown key, a value of

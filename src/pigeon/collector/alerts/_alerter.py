@@ -9,10 +9,12 @@ logged, without any data, and tried again later.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable
-from typing import Final
+from concurrent.futures import ThreadPoolExecutor
+from typing import Final, ParamSpec, TypeVar
 
 from pigeon.collector._metrics import Metrics
 from pigeon.collector.alerts._config import AlertsConfig
@@ -35,6 +37,10 @@ logger = logging.getLogger("pigeon.collector")
 
 _LEASE_MARGIN_MS: Final = 30_000
 """A claimed delivery's lease outlives its timeout by this much."""
+_THREADS: Final = 4
+"""Deliveries (and state reads) at once."""
+_T = TypeVar("_T")
+_P = ParamSpec("_P")
 
 
 class Alerter:
@@ -73,6 +79,16 @@ class Alerter:
         self.max_retry = max_retry
         timeout = max((hook.timeout for hook in config.webhooks.values()), default=10.0)
         self._lease_ms = int(timeout * 1000) + _LEASE_MARGIN_MS
+        # Threads of its own: hanging webhooks must not hold the loop's default executor.
+        self._threads = ThreadPoolExecutor(_THREADS, thread_name_prefix="pigeon-alerts")
+
+    async def _blocking(self, call: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._threads, functools.partial(call, *args, **kwargs))
+
+    def close(self) -> None:
+        """Let the alerter's threads go (a delivery in flight finishes in the background)."""
+        self._threads.shutdown(wait=False)
 
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -85,7 +101,7 @@ class Alerter:
         raised = []
         for rule in self.config.rules:
             for alert in await evaluate_rule(self.store, rule, apps, self.min_installs, today):
-                if await asyncio.to_thread(self.state.record, alert, rule.webhooks, now_ms):
+                if await self._blocking(self.state.record, alert, rule.webhooks, now_ms):
                     self.metrics.alerts_raised.labels(rule.name).inc()
                     raised.append(alert)
         return raised
@@ -93,7 +109,7 @@ class Alerter:
     async def deliver_due(self, now_ms: int | None = None) -> int:
         """Attempt every delivery due by ``now_ms`` once; return how many were sent."""
         now_ms = self._now_ms() if now_ms is None else now_ms
-        due = await asyncio.to_thread(self.state.claim_due, now_ms, self._lease_ms)
+        due = await self._blocking(self.state.claim_due, now_ms, self._lease_ms)
         outcomes = await asyncio.gather(*(self._deliver(d, now_ms) for d in due))
         await self._count_pending()
         return sum(1 for outcome in outcomes if outcome == "sent")
@@ -104,7 +120,7 @@ class Alerter:
             outcome = Outcome("failed", "webhook no longer configured")
         else:
             body = body_of(delivery.alert, delivery.raised_ms, hook.format)
-            outcome = await asyncio.to_thread(post, hook.url, body, hook.timeout)
+            outcome = await self._blocking(post, hook.url, body, hook.timeout)
         attempts = delivery.attempts + 1
         if outcome.result == "retry" and attempts >= MAX_ATTEMPTS:
             outcome = Outcome("failed", f"{outcome.error} (gave up after {attempts} attempts)")
@@ -113,7 +129,7 @@ class Alerter:
                 attempts, outcome.retry_after, first=self.first_retry, cap=self.max_retry
             )
             next_ms = now_ms + int(delay * 1000)
-            await asyncio.to_thread(
+            await self._blocking(
                 self.state.finish, delivery, "pending", now_ms, error=outcome.error, next_ms=next_ms
             )
             logger.warning(
@@ -121,16 +137,14 @@ class Alerter:
             )
         else:
             status: DeliveryStatus = "sent" if outcome.result == "sent" else "failed"
-            await asyncio.to_thread(
-                self.state.finish, delivery, status, now_ms, error=outcome.error
-            )
+            await self._blocking(self.state.finish, delivery, status, now_ms, error=outcome.error)
             if status == "failed":
                 logger.warning("alert webhook %r failed: %s", delivery.webhook, outcome.error)
         self.metrics.alert_deliveries.labels(delivery.webhook, outcome.result).inc()
         return outcome.result
 
     async def _count_pending(self) -> None:
-        self.metrics.alert_deliveries_pending.set(await asyncio.to_thread(self.state.pending))
+        self.metrics.alert_deliveries_pending.set(await self._blocking(self.state.pending))
 
     async def run_once(self) -> None:
         """One evaluation and one delivery pass, timed and counted (errors logged, not raised)."""
@@ -155,6 +169,12 @@ class Alerter:
 
     async def run_forever(self) -> None:
         """Evaluate every ``interval`` seconds, deliver as deliveries fall due; until cancelled."""
+        try:
+            await self._run_forever()
+        finally:
+            self.close()
+
+    async def _run_forever(self) -> None:
         interval = self.config.interval
         while True:
             next_run = self.clock() + interval
@@ -168,6 +188,6 @@ class Alerter:
 
     async def _next_due(self) -> int | None:
         try:
-            return await asyncio.to_thread(self.state.next_due_ms)
+            return await self._blocking(self.state.next_due_ms)
         except Exception:  # wait for the next evaluation instead
             return None
