@@ -23,6 +23,7 @@ from tests.collector.alerts._helpers import (
     rule,
     state_rows,
 )
+from tests.collector.conftest import SyncStore
 from tests.dashboard._data import ENF, FORBIDDEN, TODAY, event, fill
 
 K = 3  # the collector's min_installs in these tests
@@ -175,3 +176,24 @@ def test_two_processes_on_one_state_file_raise_each_alert_once(tmp_path: Path) -
         assert proc.exitcode == 0
     assert sum(raised) == 2  # two alerts, each raised by one of the processes
     assert len(list(state_rows(Path(state)))) == 2
+
+
+def test_crash_rate_names_the_exception_and_clickhouse_agrees(clickhouse_url: str) -> None:
+    # The same rules on a real ClickHouse store: both stores count the same rollups.
+    crashes = [crash(f"a{n}", TODAY - 5, "1.0.0") for n in range(3)]
+    crashes += [crash(f"b{n % 3}", TODAY, "1.1.0") for n in range(6)]
+    events = _releases(6) + crashes  # crashes on days both versions were active anyway
+    store = SyncStore(clickhouse_url)
+    try:
+        store.write(events)
+        rate_rule = rule("r", "rate", "crash", factor=2.0, min_installs=5)
+        found = store._runner.run(evaluate_rule(store.store, rate_rule, ["argilla"], K, TODAY))
+        new = store._runner.run(
+            evaluate_rule(store.store, rule("n", "new", "error"), ["argilla"], K, TODAY)
+        )
+    finally:
+        store.close()
+    assert [(a.problem, a.version, a.numbers["ratio"]) for a in found] == [
+        ({"signature": SIGNATURE, "exception": "KeyError"}, "1.1.0", 8.0)
+    ]
+    assert [a.problem["code"] for a in new] == [FORBIDDEN]  # ENF was reported 5 days ago
