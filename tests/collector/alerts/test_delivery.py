@@ -9,7 +9,7 @@ import pytest
 
 from pigeon.collector._metrics import Metrics
 from pigeon.collector.alerts import Alert, Alerter, AlertsConfig, Webhook, body_of, retry_delay
-from pigeon.collector.alerts._delivery import MAX_ATTEMPTS
+from pigeon.collector.alerts._delivery import MAX_ATTEMPTS, text_of
 from pigeon.collector.storage import open_store
 from tests.collector.alerts._helpers import NOW_MS, Receiver, config, rule, state_rows
 from tests.dashboard._data import ENF
@@ -146,3 +146,37 @@ def test_back_off_doubles_is_capped_and_honours_retry_after(
     assert retry_delay(attempts, retry_after, jitter=lambda: 0.0) == expected
     if retry_after is None:
         assert retry_delay(attempts, jitter=lambda: 1.0) == expected * 0.75
+
+
+def test_the_text_of_a_rate_alert_names_both_versions() -> None:
+    numbers: dict[str, float | str | None] = {
+        "rate": 24.0,
+        "previous_rate": 3.0,
+        "previous_version": "1.0.0",
+        "installs": 3,
+    }
+    worse = Alert(
+        "k",
+        "w",
+        "rate",
+        "crash",
+        "argilla",
+        {"signature": "ab", "exception": "E"},
+        "1.1.0",
+        numbers,
+    )
+    assert text_of(worse) == (
+        "Crash rate up in argilla 1.1.0: ab E, 24.0 per 100 installs per day "
+        "(was 3.0 in 1.0.0; 3 installs affected)"
+    )
+    fresh = Alert(
+        "k",
+        "w",
+        "rate",
+        "crash",
+        "argilla",
+        {"signature": "ab"},
+        "1.1.0",
+        {**numbers, "previous_rate": None},
+    )
+    assert "(was not reported or rare in 1.0.0;" in text_of(fresh)

@@ -69,10 +69,8 @@ def text_of(alert: Alert) -> str:
             f"New {what} in {where}: {problem} ({numbers.get('events')} events from "
             f"{numbers.get('installs')} installs in the last {numbers.get('days')} days)"
         )
-    before = numbers.get("previous_rate")
-    was = f"{before} in {numbers.get('previous_version')}" if before is not None else "none"
-    if before is None:
-        was = f"not reported or too rare in {numbers.get('previous_version')}"
+    before, previous = numbers.get("previous_rate"), numbers.get("previous_version")
+    was = f"{before} in {previous}" if before is not None else f"not reported or rare in {previous}"
     return (
         f"{what.capitalize()} rate up in {where}: {problem}, {numbers.get('rate')} per 100 "
         f"installs per day (was {was}; {numbers.get('installs')} installs affected)"
