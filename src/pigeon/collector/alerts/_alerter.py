@@ -110,17 +110,22 @@ class Alerter:
         """Attempt every delivery due by ``now_ms`` once; return how many were sent."""
         now_ms = self._now_ms() if now_ms is None else now_ms
         due = await self._blocking(self.state.claim_due, now_ms, self._lease_ms)
-        outcomes = await asyncio.gather(*(self._deliver(d, now_ms) for d in due))
+        outcomes = await asyncio.gather(*(self._blocking(self._attempt, d, now_ms) for d in due))
         await self._count_pending()
         return sum(1 for outcome in outcomes if outcome == "sent")
 
-    async def _deliver(self, delivery: Delivery, now_ms: int) -> str:
+    def _attempt(self, delivery: Delivery, now_ms: int) -> str:
+        """Send one delivery and record its outcome, in one thread.
+
+        Sending and recording are one step: a stop that cancels the loop
+        mid-send still records the answer, so a sent alert is not sent again.
+        """
         hook = self.config.webhooks.get(delivery.webhook)
         if hook is None:  # removed from the configuration since the alert was raised
             outcome = Outcome("failed", "webhook no longer configured")
         else:
             body = body_of(delivery.alert, delivery.raised_ms, hook.format)
-            outcome = await self._blocking(post, hook.url, body, hook.timeout)
+            outcome = post(hook.url, body, hook.timeout)
         attempts = delivery.attempts + 1
         if outcome.result == "retry" and attempts >= MAX_ATTEMPTS:
             outcome = Outcome("failed", f"{outcome.error} (gave up after {attempts} attempts)")
@@ -129,15 +134,13 @@ class Alerter:
                 attempts, outcome.retry_after, first=self.first_retry, cap=self.max_retry
             )
             next_ms = now_ms + int(delay * 1000)
-            await self._blocking(
-                self.state.finish, delivery, "pending", now_ms, error=outcome.error, next_ms=next_ms
-            )
+            self.state.finish(delivery, "pending", now_ms, error=outcome.error, next_ms=next_ms)
             logger.warning(
                 "alert webhook %r: %s; retrying in %.0f s", delivery.webhook, outcome.error, delay
             )
         else:
             status: DeliveryStatus = "sent" if outcome.result == "sent" else "failed"
-            await self._blocking(self.state.finish, delivery, status, now_ms, error=outcome.error)
+            self.state.finish(delivery, status, now_ms, error=outcome.error)
             if status == "failed":
                 logger.warning("alert webhook %r failed: %s", delivery.webhook, outcome.error)
         self.metrics.alert_deliveries.labels(delivery.webhook, outcome.result).inc()
