@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from pigeon.cli import build_parser
+from pigeon.cli._serve import _config, _sources
 from pigeon.collector.alerts import parse_alerts
 from tests.cli.conftest import RunCommand, pigeon_main
 
@@ -115,3 +117,33 @@ def test_serve_stops_with_one_line_naming_the_key(pigeon_main: RunCommand, tmp_p
     assert result.err.strip().splitlines() == [
         f"pigeon serve: error: {file}: alerts.rules[0].factor: must be greater than 1, got 0.5"
     ]
+
+
+def test_serve_keeps_the_state_beside_a_sqlite_store(tmp_path: Path) -> None:
+    file = tmp_path / "pigeon.toml"
+    file.write_text(f'store = "sqlite:///{tmp_path}/s/p.db"\nadmin_token = "t"\n[alerts]\n' + HOOKS)
+    config = _config(
+        _sources(build_parser().parse_args(["serve", "--config", str(file)]), {}), print
+    )
+    assert config.alerts is not None
+    assert config.alerts.state == tmp_path / "s" / "alerts.db"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('alerts = "on"\n', "key 'alerts': expected a table, got \"on\""),
+        (
+            'store = "clickhouse://u:p@127.0.0.1:9000/db"\n[alerts]\n',
+            "alerts.state: required when the store is not SQLite",
+        ),
+    ],
+)
+def test_serve_refuses_a_bad_alerts_table(
+    pigeon_main: RunCommand, tmp_path: Path, text: str, message: str
+) -> None:
+    file = tmp_path / "pigeon.toml"
+    file.write_text('admin_token = "t"\n' + text)
+    result = pigeon_main("serve", "--config", str(file))
+    assert result.status == 2
+    assert result.err == f"pigeon serve: error: {file}: {message}\n"
