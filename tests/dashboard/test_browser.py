@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
+from pigeon.collector.alerts import Alert, AlertState
 from pigeon.collector.stats import day_to_iso, today_utc
 from pigeon.collector.storage import open_store
 from tests.conftest import clean_subprocess_env
@@ -52,6 +53,17 @@ CHARTS = [
     "languages",
 ]
 REPO = Path(__file__).resolve().parents[2]
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+ALERT = Alert(
+    "new-crashes|argilla|0123456789abcdef",
+    "new-crashes",
+    "new",
+    "crash",
+    "argilla",
+    {"signature": "0123456789abcdef", "exception": "KeyError"},
+    None,
+    {"events": 9, "installs": 6, "days": 2, "look_back_days": 30},
+)
 UNAUTHORIZED = "Failed to load resource: the server responded with a status of 401 (Unauthorized)"
 
 
@@ -83,9 +95,15 @@ def collector(tmp_path: Path) -> Iterator[str]:
         await store.close()
 
     asyncio.run(fill())
+    # One alert in the history (its webhook refuses connections: it stays pending).
+    AlertState(tmp_path / "data" / "alerts.db").record(ALERT, ["ops"], int(time.time() * 1000))
+    (tmp_path / "pigeon.toml").write_text(
+        '[alerts]\n[[alerts.webhooks]]\nname = "ops"\nurl = "http://127.0.0.1:9/"\n'
+    )
     env = clean_subprocess_env(PIGEON_ADMIN_TOKEN=TOKEN)
     command = [sys.executable, "-m", "pigeon.cli", "serve", "--store", url, "--port", "0"]
     command += ["--write-key", "browser-key", "--retention-days", "0", "--min-installs", "5"]
+    command += ["--config", str(tmp_path / "pigeon.toml")]
     process = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
@@ -217,6 +235,12 @@ def test_dashboard_in_chromium(collector: str, tmp_path: Path) -> None:
             assert kpi(page, "events") == f"{month['events']:,}"
             rows = page.locator("#table-versions tbody tr")
             assert rows.count() == len(api(collector, "versions", days="30")["rows"])
+            history = httpx.get(f"{collector}/api/v1/alerts", headers=AUTH, timeout=10).json()
+            alerts = page.locator("#table-alerts tbody tr").all_inner_texts()
+            assert len(alerts) == len(history["alerts"]) == 1
+            assert all(
+                text in alerts[0] for text in ("new-crashes (new)", "ops: pending", "KeyError")
+            )
             page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
             (REPO / "test-output").mkdir(exist_ok=True)
             shutil.copyfile(tmp_path / "dashboard.png", REPO / "test-output" / "dashboard.png")

@@ -2,8 +2,10 @@
 
 Each key is an option's name with ``_`` for ``-`` (``retention_days`` for
 ``--retention-days``), at the top level of the file; ``docs/pigeon.example.toml``
-lists them all. The command line wins over ``PIGEON_<OPTION>`` variables,
-which win over the file, which wins over the defaults. A key set to ``""`` (or
+lists them all. A ``table`` key (``[alerts]``) has no option: it is kept whole
+for its own parser, which names its keys in the same one-line way. The
+command line wins over ``PIGEON_<OPTION>`` variables, which win over the file,
+which wins over the defaults. A key set to ``""`` (or
 ``write_key = []``) is as if it were absent.
 
 The file is checked whole before anything starts: an unknown key, a value of
@@ -30,8 +32,9 @@ __all__ = ["CONFIG_VARIABLE", "ConfigFile", "KeyKind", "config_path", "read_conf
 CONFIG_VARIABLE: Final = "PIGEON_CONFIG"
 """The environment variable naming the configuration file when ``--config`` is not given."""
 
-KeyKind = Literal["string", "integer", "number", "strings"]
-"""The TOML type a key takes: ``strings`` is a string or an array of strings."""
+KeyKind = Literal["string", "integer", "number", "strings", "table"]
+"""The TOML type a key takes: ``strings`` is a string or an array of strings;
+a ``table`` (``[alerts]``) is kept whole, for its own parser to check."""
 
 FileValue = str | list[str]
 """A checked value, in the text form the command line would have given."""
@@ -41,6 +44,7 @@ _EXPECTED: Final[Mapping[KeyKind, str]] = {
     "integer": "an integer",
     "number": "a number",
     "strings": "a string or an array of strings",
+    "table": "a table",
 }
 
 
@@ -52,11 +56,13 @@ class ConfigFile:
         path: the file's path as the user gave it (messages name it so).
         values: key -> value as text (``strings`` keys: a list of texts).
         shared: other users (group or others) may read the file.
+        tables: key -> the TOML table of each ``table`` key, unchecked.
     """
 
     path: str = ""
     values: Mapping[str, FileValue] = field(default_factory=dict)
     shared: bool = False
+    tables: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
 
     def label(self, key: str) -> str:
         """How messages name ``key`` of this file: ``pigeon.toml: key 'port'``."""
@@ -94,17 +100,21 @@ def read_config_file(path: str, kinds: Mapping[str, KeyKind]) -> ConfigFile:
     except UnicodeDecodeError:
         raise CommandError(f"{path}: not valid TOML: the file is not UTF-8 text") from None
     values: dict[str, FileValue] = {}
+    tables: dict[str, Mapping[str, object]] = {}
     for key, value in document.items():
         kind = kinds.get(key)
         if kind is None:
             raise CommandError(f"{path}: {_unknown(key, kinds)}")
+        if kind == "table" and isinstance(value, dict):
+            tables[key] = value
+            continue
         text = _text(kind, value)
         if text is None:
             raise CommandError(
                 f"{path}: key {key!r}: expected {_EXPECTED[kind]}, got {_describe(value)}"
             )
         values[key] = text
-    return ConfigFile(path, values, shared)
+    return ConfigFile(path, values, shared, tables)
 
 
 def _unknown(key: str, kinds: Mapping[str, KeyKind]) -> str:
@@ -123,6 +133,8 @@ def _text(kind: KeyKind, value: object) -> FileValue | None:
     if kind == "number":
         is_number = isinstance(value, int | float) and not isinstance(value, bool)
         return str(value) if is_number else None
+    if kind == "table":
+        return None
     if isinstance(value, str):
         return [value]
     if isinstance(value, list) and all(isinstance(item, str) for item in value):

@@ -28,6 +28,7 @@ from pigeon.cli._config_file import (
 
 if TYPE_CHECKING:
     from pigeon.collector import CollectorConfig
+    from pigeon.collector.alerts import AlertsConfig
 
 __all__ = ["FILE_KEYS", "register", "run"]
 
@@ -62,6 +63,7 @@ FILE_KEYS: Final[dict[str, KeyKind]] = {
     "rate_limit": "number",
     "workers": "integer",
     "metrics_address": "string",
+    "alerts": "table",
 }
 """The keys of a configuration file: one per option, and the TOML type each takes."""
 
@@ -233,6 +235,7 @@ def _config(sources: _Sources, say: Callable[[str], None]) -> CollectorConfig:
     min_installs = sources.get("min_installs", 5, _integer(1))
     rate_limit = sources.get("rate_limit", 50.0, _rate)
     metrics_address = sources.get("metrics_address", None, _address)
+    alerts = _alerts(sources.file, min_installs, data_dir)
     token = sources.get("admin_token", "", str) or _stored_token(data_dir, say)
     try:
         return CollectorConfig(
@@ -245,9 +248,23 @@ def _config(sources: _Sources, say: Callable[[str], None]) -> CollectorConfig:
             host=host,
             port=port,
             metrics_address=metrics_address,
+            alerts=alerts,
         )
     except ValueError as exc:
         raise CommandError(str(exc)) from None
+
+
+def _alerts(file: ConfigFile, min_installs: int, data_dir: Path | None) -> AlertsConfig | None:
+    """The file's ``[alerts]`` table, checked (only a file can hold one)."""
+    from pigeon.collector.alerts import parse_alerts
+
+    table = file.tables.get("alerts")
+    if table is None:
+        return None
+    try:
+        return parse_alerts(table, min_installs=min_installs, data_dir=data_dir)
+    except ValueError as exc:
+        raise CommandError(f"{file.path}: {exc}") from None
 
 
 def _stored_token(data_dir: Path | None, say: Callable[[str], None]) -> str:

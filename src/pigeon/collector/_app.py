@@ -18,6 +18,7 @@ from pigeon.collector._monitoring import metrics_router
 from pigeon.collector._read_api import read_router
 from pigeon.collector._retention import keep_retention
 from pigeon.collector._routes import ingest_handlers, ingest_router
+from pigeon.collector.alerts import Alerter, AlertState
 from pigeon.collector.storage import Store, open_store
 
 __all__ = ["create_app"]
@@ -26,6 +27,16 @@ _DESCRIPTION = (
     "Self-hosted collector of anonymous telemetry. Accepts pigeon's SDK, Segment and "
     "PostHog clients, validates every event against the app's catalog and stores it."
 )
+
+
+def _start_alerts(
+    config: CollectorConfig, store: Store, metrics: Metrics, state: AlertState | None
+) -> asyncio.Task[None] | None:
+    """The alert loop's task, when this process evaluates alerts."""
+    if config.alerts is None or state is None or not config.alerts.evaluate:
+        return None
+    alerter = Alerter(config.alerts, store, config.min_installs, metrics, state=state)
+    return asyncio.create_task(alerter.run_forever())
 
 
 def create_app(config: CollectorConfig, *, store: Store | None = None) -> CollectorApp:
@@ -56,9 +67,15 @@ def create_app(config: CollectorConfig, *, store: Store | None = None) -> Collec
             if config.retention_days > 0
             else None
         )
+        if config.alerts is not None:
+            app.state.alert_state = await asyncio.to_thread(AlertState, config.alerts.state)
+        alerting = _start_alerts(config, active, metrics, app.state.alert_state)
         try:
             yield
         finally:
+            if alerting is not None:
+                alerting.cancel()
+                await asyncio.gather(alerting, return_exceptions=True)
             if retention is not None:
                 retention.cancel()
                 await asyncio.gather(retention, return_exceptions=True)
@@ -77,6 +94,7 @@ def create_app(config: CollectorConfig, *, store: Store | None = None) -> Collec
     )
     app.state.config = config
     app.state.store = store
+    app.state.alert_state = None
     install_error_handlers(app)
     app.include_router(ingest_router(ingestor))
     app.fast_routes = ingest_handlers(ingestor)
@@ -87,6 +105,7 @@ def create_app(config: CollectorConfig, *, store: Store | None = None) -> Collec
             config.admin_token,
             config.min_installs,
             revocations_dir=config.revocations_dir,
+            alerts=(lambda: app.state.alert_state) if config.alerts is not None else None,
         )
     )
     app.include_router(metrics_router(metrics, config.admin_token))

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from pigeon.catalog import Catalog
 from pigeon.collector.storage import DEFAULT_STORE_URL
+
+if TYPE_CHECKING:
+    from pigeon.collector.alerts import AlertsConfig
 
 __all__ = [
     "DEFAULT_CATALOG",
@@ -69,6 +72,7 @@ class CollectorConfig:
         metrics_address: ``(host, port)`` of a second listener that ``serve``
             opens for ``GET /metrics`` without a token (port 0: any free
             port); ``None``: metrics only on the main port, with the admin token.
+        alerts: the ``[alerts]`` table (rules, webhooks, state file); ``None``: no alerts.
     """
 
     write_keys: Mapping[str, Catalog] = field(default_factory=dict)
@@ -83,6 +87,7 @@ class CollectorConfig:
     max_concurrent_requests: int = 1024
     revocations_dir: Path | None = None
     metrics_address: tuple[str, int] | None = None
+    alerts: AlertsConfig | None = None
 
     def __post_init__(self) -> None:
         """Refuse values that cannot work."""

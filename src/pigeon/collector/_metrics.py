@@ -115,6 +115,36 @@ class Metrics:
             "Raw events deleted by retention.",
             registry=owner,
         )
+        self.alert_runs = Counter(
+            "pigeon_alert_runs",
+            "Evaluations of the alert rules, by outcome (ok or failed).",
+            ["outcome"],
+            registry=owner,
+        )
+        self.alert_run_seconds = Histogram(
+            "pigeon_alert_run_seconds",
+            "Duration of one evaluation of every alert rule.",
+            buckets=_LATENCY_BUCKETS,
+            registry=owner,
+        )
+        self.alerts_raised = Counter(
+            "pigeon_alerts",
+            "Alerts raised (each once), by rule name.",
+            ["rule"],
+            registry=owner,
+        )
+        self.alert_deliveries = Counter(
+            "pigeon_alert_deliveries",
+            "Attempts to deliver an alert, by webhook name and outcome (sent, retry, failed).",
+            ["webhook", "outcome"],
+            registry=owner,
+        )
+        self.alert_deliveries_pending = Gauge(
+            "pigeon_alert_deliveries_pending",
+            "Alert deliveries not sent yet (waiting for their first try or a retry).",
+            multiprocess_mode="livemax",
+            registry=owner,
+        )
         self._answered: dict[tuple[str, int], Counter] = {}
 
     def count_response(self, route: str, status: int) -> None:

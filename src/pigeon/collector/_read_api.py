@@ -7,20 +7,24 @@
 Routes: ``GET /api/v1/stats`` (the view names), ``GET /api/v1/stats/{view}``,
 ``GET /api/v1/export?format=json|csv`` (Bearer admin token or a dashboard
 session), and the dashboard (``GET /``, ``POST /login``, ``POST /logout``,
-``/dashboard/static/*``). Every refusal is JSON ``{"code", "message",
-"details": [{"path", "reason"}]}``, like the ingestion endpoints.
+``/dashboard/static/*``), and ``GET /api/v1/alerts`` (the alert history).
+Every refusal is JSON ``{"code", "message", "details": [{"path", "reason"}]}``,
+like the ingestion endpoints.
 """
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path as FilePath
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.security import APIKeyCookie, HTTPBearer
 from starlette.responses import JSONResponse, Response
 
+from pigeon.collector.alerts import AlertState
 from pigeon.collector.dashboard._auth import SESSION_COOKIE, AdminAuth
 from pigeon.collector.dashboard._headers import API_HEADERS, apply
 from pigeon.collector.dashboard._pages import dashboard_router
@@ -87,6 +91,15 @@ _STATS_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: _doc("No view by that name."),
     503: _doc("The store cannot be read right now; retry after Retry-After."),
 }
+_ALERTS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "configured (false without an [alerts] table, with no alerts), and "
+        "alerts: newest first, each with time_ms, rule, kind, what, app, problem, version, "
+        "numbers and deliveries (webhook, status, attempts, last_error, time_ms)."
+    },
+    401: _REFUSALS[401],
+    503: _doc("The alert state cannot be read right now; retry after Retry-After."),
+}
 _EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "Every k-anonymous table and the daily activity of the range.",
@@ -95,6 +108,13 @@ _EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
     **_REFUSALS,
     503: _STATS_RESPONSES[503],
 }
+
+
+_UNAUTHORIZED: Final = (
+    401,
+    "unauthorized",
+    "send the admin token as 'Authorization: Bearer <token>' or log in at /",
+)
 
 
 def _error(status: int, code: str, message: str, path: str = "", reason: str = "") -> Response:
@@ -127,6 +147,7 @@ def read_router(
     *,
     today: Callable[[], int] = today_utc,
     revocations_dir: FilePath | None = None,
+    alerts: Callable[[], AlertState | None] | None = None,
 ) -> APIRouter:
     """The stats API, export and dashboard routes.
 
@@ -136,6 +157,8 @@ def read_router(
         min_installs: the k-anonymity threshold (``--min-installs``).
         today: today's UTC day number (tests pin it).
         revocations_dir: shared notes of logged-out sessions (see ``AdminAuth``).
+        alerts: returns the alert state (``None`` until the app started), or
+            ``None`` when alerts are not configured (``/api/v1/alerts`` lists none).
     """
     if min_installs < 1:
         raise ValueError("min_installs must be at least 1")
@@ -234,4 +257,25 @@ def read_router(
         response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
 
+    _add_alert_history(router, auth, alerts)
     return router
+
+
+def _add_alert_history(
+    router: APIRouter, auth: AdminAuth, alerts: Callable[[], AlertState | None] | None
+) -> None:
+    @router.get(
+        "/api/v1/alerts", tags=["alerts"], dependencies=_SECURED, responses=_ALERTS_RESPONSES
+    )
+    async def alert_history(request: Request) -> Response:
+        """The alerts raised, newest first, each with its deliveries' status."""
+        if not auth.allows(request):
+            return _error(*_UNAUTHORIZED)
+        state = alerts() if alerts is not None else None
+        if state is None:  # not configured (or not started): nothing to list, not an error
+            return _json({"configured": False, "alerts": []})
+        try:
+            history = await asyncio.to_thread(state.history)
+        except sqlite3.Error as exc:
+            return _unavailable(exc)
+        return _json({"configured": True, "alerts": history})

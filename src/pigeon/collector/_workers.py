@@ -12,7 +12,7 @@ turns SIGTERM or Ctrl-C into one graceful stop of every worker (each drains
 its requests and commits), and replaces a worker that dies on its own.
 Workers sit in their own process group, so Ctrl-C in a terminal reaches
 them once, through the parent; if the parent is killed, they stop
-gracefully by themselves. Only worker 0 runs retention.
+gracefully by themselves. Only worker 0 runs retention and the alert loop.
 
 Metrics: the parent gives the workers a private directory as
 ``PROMETHEUS_MULTIPROC_DIR`` (``prometheus_client``'s multi-process mode), so
@@ -76,7 +76,9 @@ def _worker_main(
     os.setpgrp()  # Ctrl-C reaches the parent only, which stops each worker once
     _watch_parent()
     if index != 0:
-        config = dataclasses.replace(config, retention_days=0)
+        # Worker 0 alone evaluates and delivers alerts; every worker serves their history.
+        alerts = config.alerts and dataclasses.replace(config.alerts, evaluate=False)
+        config = dataclasses.replace(config, retention_days=0, alerts=alerts)
     listener, metrics_listener = listeners
     started = serve(
         config,

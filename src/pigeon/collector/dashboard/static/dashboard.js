@@ -275,6 +275,36 @@
     },
   };
 
+  /* ---- alerts (not a stats view: the history of every app and time) ---- */
+
+  function fetchAlerts() {
+    return fetch("/api/v1/alerts", { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) { return response.ok ? response.json() : { configured: false, alerts: [] }; })
+      .catch(function () { return { configured: false, alerts: [] }; });
+  }
+
+  function alertNumbers(numbers) {
+    return Object.keys(numbers).filter(function (key) { return numbers[key] !== null; })
+      .map(function (key) { return key.replace(/_/g, " ") + " " + numbers[key]; }).join(" · ");
+  }
+
+  function renderAlerts(body) {
+    document.getElementById("alerts-note").textContent = !body.configured ? "No alert rules configured."
+      : body.alerts.length ? "" : "No alert raised yet.";
+    var rows = body.alerts.map(function (alert) {
+      return {
+        time: new Date(alert.time_ms).toISOString().slice(0, 16).replace("T", " "),
+        rule: alert.rule + " (" + alert.kind + ")", app: alert.app, what: alert.what, version: alert.version,
+        problem: Object.keys(alert.problem).map(function (k) { return alert.problem[k]; }).filter(Boolean).join(" "),
+        numbers: alertNumbers(alert.numbers),
+        delivery: alert.deliveries.map(function (d) { return d.webhook + ": " + d.status; }).join(", "),
+        value: "",
+      };
+    });
+    fillTable("alerts", ["time", "rule", "app", "what", "version", "problem", "numbers", "delivery"]
+      .map(function (key) { return { title: key, key: key, code: key === "problem" }; }), rows);
+  }
+
   /* ---- state ---- */
 
   function setStatus(text, failed) {
@@ -296,8 +326,9 @@
     syncControls();
     setStatus("Loading…");
     window.history.replaceState(null, "", "#" + query());
-    Promise.all(VIEWS.map(fetchView)).then(function (bodies) {
+    Promise.all(VIEWS.map(fetchView).concat([fetchAlerts()])).then(function (bodies) {
       if (ticket !== loading) { return; }
+      renderAlerts(bodies.pop());
       bodies.forEach(function (body, i) { RENDER[VIEWS[i]](body); });
       var range = bodies[0].range;
       if (!state.from && !state.to) {
