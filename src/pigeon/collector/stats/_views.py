@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pigeon.collector.stats._adoption import adoption
 from pigeon.collector.stats._anonymity import OTHER, Count, hide_small, merge_series, merge_totals
 from pigeon.collector.stats._query import DayRange, StatsQuery, day_to_iso
 from pigeon.collector.storage._base import RollupRow, Store
@@ -207,6 +208,7 @@ VIEWS: dict[str, View] = {
     "installs": installs,
     "events": _trend_view("event", "events", "events"),
     "versions": _trend_view("version", "installs", "installs"),
+    "adoption": adoption,
     "python": _trend_view("python", "installs", "installs"),
     "systems": _tables_view(("systems", "system", "installs"), ("machines", "machine", "installs")),
     "errors": _trend_view("error", "events", "events"),
