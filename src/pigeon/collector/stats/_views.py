@@ -2,8 +2,9 @@
 
 Every view is built on the two store primitives, ``Store.series`` (per-day rows)
 and ``Store.totals`` (rows over a range with distinct installs over it), then
-passed through the k-anonymity rules of :mod:`._anonymity`. No view knows which
-store it reads: SQLite and ClickHouse answer the same calls.
+passed through the k-anonymity rules of :mod:`._anonymity`; ``adoption``
+(:mod:`._adoption`) also reads ``Store.cohorts``. No view knows which store it
+reads: SQLite and ClickHouse answer the same calls.
 """
 
 from __future__ import annotations

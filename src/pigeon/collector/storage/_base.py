@@ -188,7 +188,7 @@ class Store(Protocol):
         An install belongs to the week of its first activity (dimension ``all``)
         in everything the store has kept; ``app=None`` counts an install that
         reports to several apps once, by its first activity in any of them.
-        Forgotten installs are in no cohort.
+        An install an app forgot is in none of that app's cohorts.
         """
         ...
 
