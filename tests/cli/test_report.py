@@ -107,6 +107,29 @@ def test_json_is_the_export(pigeon_main: RunCommand, store_url: str) -> None:
     assert versions == [("1.29.0", 22, 4), ("other", 6, 3)]
 
 
+def test_adoption_section(pigeon_main: RunCommand, store_url: str) -> None:
+    out = report(pigeon_main, store_url, "--app", "argilla")
+    upgrades = lines_of(out, "Upgrades: days from first sighting to 50% of active installs")
+    assert [[c.strip() for c in r] for r in upgrades] == [
+        ["version", "first seen", "50% on", "days", "installs"],
+        ["1.29.0", "2024-06-20", "2024-06-20", "0", "4"],
+    ]
+    title = "Install retention by first-seen week (% of the cohort active, week 0 on)"
+    cohorts = [[c.strip() for c in r] for r in lines_of(out, title)]
+    assert cohorts[0] == ["week of", "installs", "w0", "w1", "w2", "w3", "w4"]
+    assert cohorts[4] == ["2024-06-17", "5", "100%", "100%"]
+    # At k = 6 that cohort of 5 is hidden whole.
+    hidden = pigeon_main(
+        "report", "--store", store_url, *RANGE, "--app", "argilla", "--min-installs", "6"
+    )
+    assert hidden.status == 0, hidden.err
+    cohorts = [[c.strip() for c in r] for r in lines_of(hidden.out, title)]
+    assert cohorts[4] == ["2024-06-17", "<6", "<6", "<6"]
+    data = json.loads(report(pigeon_main, store_url, "--app", "argilla", "--format", "json"))
+    assert data["adoption"]["versions"][0]["days_to_half"] == 0
+    assert data["adoption"]["cohorts"]["rows"][3]["active"] == [5, 5]
+
+
 def test_csv_is_the_export(pigeon_main: RunCommand, store_url: str) -> None:
     text = report(pigeon_main, store_url, "--app", "argilla", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(text)))

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from pigeon.collector.storage import RollupRow, Store, StoredEvent, WriteResult, open_store
+from pigeon.collector.storage import (
+    CohortRow,
+    RollupRow,
+    Store,
+    StoredEvent,
+    WriteResult,
+    open_store,
+)
 
 STORE_KINDS = ["sqlite", "clickhouse", "clickhouse-cluster"]
 """Every store the store tests run on (a ClickHouse store joins this list)."""
@@ -44,6 +51,9 @@ class SyncStore:
 
     def totals(self, app: str | None, dimension: str, first: int, last: int) -> list[RollupRow]:
         return self._runner.run(self.store.totals(app, dimension, first, last))
+
+    def cohorts(self, app: str | None, first_week: int, last_week: int) -> list[CohortRow]:
+        return self._runner.run(self.store.cohorts(app, first_week, last_week))
 
     def apps(self) -> list[str]:
         return self._runner.run(self.store.apps())

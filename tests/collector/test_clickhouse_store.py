@@ -493,3 +493,20 @@ def test_an_unreachable_server_is_a_clear_error_without_the_password() -> None:
 def test_an_unknown_cluster_is_a_clear_error(clickhouse_url: str) -> None:
     with pytest.raises(StoreError, match="knows no cluster 'nowhere'"):
         ClickHouseStore.from_url(f"{clickhouse_url}&cluster=nowhere")
+
+
+def test_cohorts_count_what_the_events_say(engine: Engine, stores: list[Store]) -> None:
+    from tests.collector.test_cohorts import WEEK0, WEEKS, cohort_events, naive
+
+    events = cohort_events(seed=8)
+    store = engine.store()
+    stores.append(store)
+
+    async def run() -> None:
+        await store.write(events)
+        await store.write(events[:50])  # duplicates: rows the merges have not folded yet
+        for app in ("argilla", None):
+            for first, last in ((WEEK0, WEEK0 + WEEKS - 1), (WEEK0 + 3, WEEK0 + 5)):
+                assert await store.cohorts(app, first, last) == naive(events, app, first, last)
+
+    asyncio.run(run())

@@ -43,6 +43,7 @@ CHARTS = [
     "installs",
     "events",
     "versions",
+    "adoption",
     "python",
     "systems",
     "machines",
@@ -190,6 +191,44 @@ def kpi(page: Any, name: str) -> str:
     return text
 
 
+UPGRADE_CURVES = """() => Chart.getChart(document.getElementById("chart-adoption"))
+  .data.datasets.map((set) => ({ label: set.label, data: set.data }))"""
+RETENTION = """() => Array.from(document.querySelectorAll("#table-retention tbody tr"))
+  .map((tr) => Array.from(tr.cells).map((td) => td.textContent))"""
+
+
+def check_adoption(page: Any, body: dict[str, Any]) -> None:
+    """The upgrade curves and the retention table show the adoption view's numbers."""
+    hidden = f"< {body['min_installs']}"
+    curves = {c["label"]: c["data"] for c in page.evaluate(UPGRADE_CURVES)}
+    drawn = [s for s in body["upgrades"]["series"] if any(body_share for body_share in s["share"])]
+    assert sorted(curves) == sorted(s["label"] for s in drawn)
+    assert len(curves) >= 2  # the traffic upgrades through several versions
+    for series in drawn:
+        for share, point in zip(series["share"], curves[series["label"]], strict=True):
+            assert (share is None) == (point is None)
+            assert share is None or abs(point - 100 * share) < 0.051
+    versions = page.locator("#table-upgrades tbody tr")
+    assert versions.count() == len(body["upgrades"]["versions"])
+    expected = [
+        [
+            row["week"],
+            hidden if row["size"] is None else f"{row['size']:,}",
+            *(
+                hidden if count is None else "—" if percent is None else f"{percent:g} %"
+                for count, percent in zip(row["active"], row["percent"], strict=True)
+            ),
+        ]
+        for row in body["cohorts"]["rows"]
+    ]
+    assert page.evaluate(RETENTION) == expected
+    assert any(row["size"] for row in body["cohorts"]["rows"])
+    shaded = page.locator("#table-retention td[data-percent]")
+    assert shaded.count() == sum(
+        1 for row in body["cohorts"]["rows"] for p in row["percent"] if p is not None
+    )
+
+
 def test_dashboard_in_chromium(collector: str, tmp_path: Path) -> None:
     chromium = _browser_or_skip()
     from playwright.sync_api import sync_playwright
@@ -241,6 +280,7 @@ def test_dashboard_in_chromium(collector: str, tmp_path: Path) -> None:
             assert all(
                 text in alerts[0] for text in ("new-crashes (new)", "ops: pending", "KeyError")
             )
+            check_adoption(page, api(collector, "adoption", days="30"))
             page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
             (REPO / "test-output").mkdir(exist_ok=True)
             shutil.copyfile(tmp_path / "dashboard.png", REPO / "test-output" / "dashboard.png")

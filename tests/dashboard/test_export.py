@@ -52,6 +52,9 @@ def test_json_export_carries_every_table(client: ReadClient) -> None:
     assert tables["bulk"][0]["records"] == 160
     assert summary("trainer") == [("transformers\tTextClassification", 3, 3)]
     assert summary("languages") == [("de", 3, 3)]
+    adoption = data["adoption"]
+    assert [(v["value"], v["days_to_half"]) for v in adoption["versions"]] == [("1.29.0", 0)]
+    assert [r["size"] for r in adoption["cohorts"]["rows"]] == [0, 0, 0, 5, 0]
 
 
 def test_json_export_respects_the_range(client: ReadClient) -> None:

@@ -41,6 +41,7 @@ def test_view_list_names_every_view(client: ReadClient) -> None:
         "installs",
         "events",
         "versions",
+        "adoption",
         "python",
         "systems",
         "errors",

@@ -184,4 +184,45 @@ def render_text(data: JSON) -> str:
             for row in table
         ]
         out += _table(headers, body, len(text_cols))
+    if "adoption" in data:
+        out += _adoption_text(data["adoption"], hidden)
     return "\n".join(out) + "\n"
+
+
+def _adoption_text(adoption: JSON, hidden: str) -> list[str]:
+    """Time to 50% per version, then the cohort table (weeks since first seen)."""
+    out = ["", "Upgrades: days from first sighting to 50% of active installs"]
+    versions = adoption["versions"]
+    if versions:
+        body = [
+            [
+                v["label"],
+                v["first_seen"] or "before the look-back",
+                v["half_on"] or "—",
+                "not yet" if v["days_to_half"] is None else str(v["days_to_half"]),
+                _number(v["installs"], hidden),
+            ]
+            for v in versions
+        ]
+        headers = ["version", "first seen", "50% on", "days", "installs"]
+        out += _table(headers, body, 3)
+    else:
+        out.append("  (nothing at or above the threshold in this range)")
+    out += ["", "Install retention by first-seen week (% of the cohort active, week 0 on)"]
+    rows = adoption["cohorts"]["rows"]
+    if not rows:
+        out.append("  (no weeks in this range)")
+        return out
+    width = max(len(row["active"]) for row in rows)
+    headers = ["week of", "installs", *(f"w{n}" for n in range(width))]
+    body = []
+    for row in rows:
+        cells = [
+            hidden if count is None else ("—" if percent is None else f"{percent:g}%")
+            for count, percent in zip(row["active"], row["percent"], strict=True)
+        ]
+        body.append(
+            [row["week"], _number(row["size"], hidden), *cells, *[""] * (width - len(cells))]
+        )
+    out += _table(headers, body, 1)
+    return out

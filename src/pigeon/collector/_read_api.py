@@ -84,8 +84,10 @@ _REFUSALS: dict[int | str, dict[str, Any]] = {
 _STATS_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The view: view, app, range (from, to, days), min_installs, then its "
-        "tables (rows of value, label, events, installs) and per-day series; null where a "
-        "number stands for fewer than min_installs installs."
+        "tables (rows of value, label, events, installs) and per-day series (adoption: "
+        "upgrades, per-version shares of the active installs and days to 50%, and cohorts, "
+        "retention by first-seen week); null where a number stands for fewer than "
+        "min_installs installs."
     },
     **_REFUSALS,
     404: _doc("No view by that name."),

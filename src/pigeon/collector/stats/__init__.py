@@ -1,7 +1,8 @@
 """Reading the collector's data: stats views, the export, k-anonymity, date ranges.
 
-Everything here is computed from two store primitives (``Store.series`` and
-``Store.totals``), so it works unchanged on every store. The HTTP API
+Everything here is computed from store primitives (``Store.series``,
+``Store.totals`` and, for adoption, ``Store.cohorts``), so it works unchanged
+on every store. The HTTP API
 (``pigeon.collector._read_api``) and ``pigeon report`` are thin layers over it::
 
     query = parse_query(days="30", app="argilla")

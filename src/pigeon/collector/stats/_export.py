@@ -13,6 +13,7 @@ import datetime as dt
 import io
 from typing import Any
 
+from pigeon.collector.stats._adoption import adoption
 from pigeon.collector.stats._query import StatsQuery
 from pigeon.collector.stats._views import installs, table
 from pigeon.collector.storage._base import Store
@@ -43,11 +44,12 @@ CSV_COLUMNS = ("table", "day", "value", "label", "events", "installs", "records"
 async def export_data(store: Store, query: StatsQuery, min_installs: int) -> JSON:
     """Every table and the daily activity over the query's range, k-anonymous."""
     span = query.range
-    daily, totals = await asyncio.gather(
+    daily, totals, upgrades = await asyncio.gather(
         installs(store, query, min_installs),
         asyncio.gather(
             *(store.totals(query.app, dim, span.first, span.last) for _, dim, _ in EXPORT_TABLES)
         ),
+        adoption(store, query, min_installs),
     )
     return {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -64,6 +66,11 @@ async def export_data(store: Store, query: StatsQuery, min_installs: int) -> JSO
         "tables": {
             name: table(dim, rows, min_installs, by)["rows"]
             for (name, dim, by), rows in zip(EXPORT_TABLES, totals, strict=True)
+        },
+        # Milestones and cohorts; the per-day share curves stay on the dashboard.
+        "adoption": {
+            "versions": upgrades["upgrades"]["versions"],
+            "cohorts": upgrades["cohorts"],
         },
     }
 

@@ -2,8 +2,9 @@
 
 Every view is built on the two store primitives, ``Store.series`` (per-day rows)
 and ``Store.totals`` (rows over a range with distinct installs over it), then
-passed through the k-anonymity rules of :mod:`._anonymity`. No view knows which
-store it reads: SQLite and ClickHouse answer the same calls.
+passed through the k-anonymity rules of :mod:`._anonymity`; ``adoption``
+(:mod:`._adoption`) also reads ``Store.cohorts``. No view knows which store it
+reads: SQLite and ClickHouse answer the same calls.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pigeon.collector.stats._adoption import adoption
 from pigeon.collector.stats._anonymity import OTHER, Count, hide_small, merge_series, merge_totals
 from pigeon.collector.stats._query import DayRange, StatsQuery, day_to_iso
 from pigeon.collector.storage._base import RollupRow, Store
@@ -207,6 +209,7 @@ VIEWS: dict[str, View] = {
     "installs": installs,
     "events": _trend_view("event", "events", "events"),
     "versions": _trend_view("version", "installs", "installs"),
+    "adoption": adoption,
     "python": _trend_view("python", "installs", "installs"),
     "systems": _tables_view(("systems", "system", "installs"), ("machines", "machine", "installs")),
     "errors": _trend_view("error", "events", "events"),

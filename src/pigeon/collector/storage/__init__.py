@@ -5,18 +5,21 @@ is the one place that picks an implementation from a URL.
 """
 
 from pigeon.collector.storage._base import (
+    CohortRow,
     CommitObserver,
     RollupRow,
     Store,
     StoredEvent,
     WriteResult,
     day_of,
+    week_of,
 )
 from pigeon.collector.storage._errors import StoreClosedError, StoreError, StoreInUseError
 from pigeon.collector.storage._open import DEFAULT_STORE_URL, data_dir_of, open_store, redact_url
 
 __all__ = [
     "DEFAULT_STORE_URL",
+    "CohortRow",
     "CommitObserver",
     "RollupRow",
     "Store",
@@ -29,4 +32,5 @@ __all__ = [
     "day_of",
     "open_store",
     "redact_url",
+    "week_of",
 ]

@@ -3,11 +3,13 @@
 The API layer talks only to :class:`Store`: ingestion writes :class:`StoredEvent`
 batches; reading asks for rollup rows of one *dimension* (see
 ``pigeon.collector.storage._dimensions``), per day (:meth:`Store.series`) or over a
-date range (:meth:`Store.totals`). Everything a dashboard, report or export shows
-is computed from those two primitives, so no query ever scans raw events and no
+date range (:meth:`Store.totals`), plus install cohorts by first-seen week
+(:meth:`Store.cohorts`). Everything a dashboard, report or export shows is
+computed from those primitives, so no query ever scans raw events and no
 ``if clickhouse`` branch exists above this line.
 
 Days are whole UTC days since the Unix epoch (``timestamp_ms // 86_400_000``).
+Weeks run Monday to Sunday and are numbered by :func:`week_of`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,17 @@ from typing import NamedTuple, Protocol
 
 from pigeon.catalog import PropertyValue
 
-__all__ = ["CommitObserver", "RollupRow", "Store", "StoredEvent", "WriteResult", "day_of"]
+__all__ = [
+    "CohortRow",
+    "CommitObserver",
+    "RollupRow",
+    "Store",
+    "StoredEvent",
+    "WriteResult",
+    "day_of",
+    "week_days",
+    "week_of",
+]
 
 MS_PER_DAY = 86_400_000
 
@@ -26,6 +38,16 @@ MS_PER_DAY = 86_400_000
 def day_of(timestamp_ms: int) -> int:
     """The UTC day number of a timestamp in milliseconds."""
     return timestamp_ms // MS_PER_DAY
+
+
+def week_of(day: int) -> int:
+    """The week (Monday to Sunday) of a day number: day 0, 1970-01-01, was a Thursday."""
+    return (day + 3) // 7
+
+
+def week_days(week: int) -> tuple[int, int]:
+    """The first (Monday) and last (Sunday) day numbers of a week."""
+    return 7 * week - 3, 7 * week + 3
 
 
 @dataclass(slots=True)  # not frozen: a frozen __init__ costs ~1 µs more per event
@@ -98,6 +120,23 @@ class RollupRow(NamedTuple):
     installs: int
 
 
+class CohortRow(NamedTuple):
+    """The installs first seen in one week, and how many of them were active each week since.
+
+    Attributes:
+        week: the cohort's week (:func:`week_of`): the week of each member's
+            first activity in dimension ``all``, over all the history the store
+            has (rollups outlive raw events), not only the range asked.
+        size: how many installs the cohort has (``active[0]``).
+        active: how many of them were active in ``week``, ``week + 1``, ... up
+            to the last week asked, one entry per week.
+    """
+
+    week: int
+    size: int
+    active: tuple[int, ...]
+
+
 CommitObserver = Callable[[int, float], None]
 """Told ``(events, seconds)`` after each commit of events (the collector's metrics)."""
 
@@ -141,6 +180,16 @@ class Store(Protocol):
         self, app: str | None, dimension: str, first_day: int, last_day: int
     ) -> list[RollupRow]:
         """One row per value over the range; ``installs`` is distinct over the whole range."""
+        ...
+
+    async def cohorts(self, app: str | None, first_week: int, last_week: int) -> list[CohortRow]:
+        """One row per week ``first_week..last_week`` (oldest first), empty cohorts included.
+
+        An install belongs to the week of its first activity (dimension ``all``)
+        in everything the store has kept; ``app=None`` counts an install that
+        reports to several apps once, by its first activity in any of them.
+        An install an app forgot is in none of that app's cohorts.
+        """
         ...
 
     async def apps(self) -> list[str]:

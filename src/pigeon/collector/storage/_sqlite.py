@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Final, TypeVar
 
 from pigeon.collector.storage._base import (
+    CohortRow,
     CommitObserver,
     RollupRow,
     StoredEvent,
@@ -27,6 +28,7 @@ from pigeon.collector.storage._base import (
 from pigeon.collector.storage._errors import StoreClosedError, StoreError
 from pigeon.collector.storage._installs import install_key
 from pigeon.collector.storage._migration import Migration
+from pigeon.collector.storage._sqlite_cohorts import cohorts
 from pigeon.collector.storage._sqlite_installs import forget_install
 from pigeon.collector.storage._sqlite_migrate import migrate_sqlite
 from pigeon.collector.storage._sqlite_reads import apps, rollup
@@ -192,6 +194,11 @@ class SQLiteStore:
             last_day=last_day,
             per_day=per_day,
         )
+        return await self._read(query)
+
+    async def cohorts(self, app: str | None, first_week: int, last_week: int) -> list[CohortRow]:
+        """Installs by first-seen week and their weekly activity since (see the Store protocol)."""
+        query = functools.partial(cohorts, app=app, first_week=first_week, last_week=last_week)
         return await self._read(query)
 
     async def apps(self) -> list[str]:

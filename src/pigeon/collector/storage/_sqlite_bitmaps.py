@@ -9,7 +9,7 @@ weekly rows of the whole weeks inside it and the daily rows of the days at
 its edges: a few hundred small rows whatever the number of events.
 
 Weeks run Monday to Sunday: ``week = (day + 3) // 7`` (day 0, 1970-01-01, was
-a Thursday).
+a Thursday; :func:`~pigeon.collector.storage._base.week_of`, re-exported here).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 from typing import Final
+
+from pigeon.collector.storage._base import week_of
 
 __all__ = [
     "CHUNK_BITS",
@@ -30,11 +32,6 @@ __all__ = [
 CHUNK_BITS: Final = 12
 CHUNK_SIZE: Final = 1 << CHUNK_BITS
 _LOW: Final = CHUNK_SIZE - 1
-
-
-def week_of(day: int) -> int:
-    """The week (Monday to Sunday) of a day number."""
-    return (day + 3) // 7
 
 
 def day_span_of_weeks(first_day: int, last_day: int) -> tuple[int, int] | None:

@@ -8,7 +8,7 @@
 (function () {
   "use strict";
 
-  var VIEWS = ["overview", "installs", "events", "versions", "python", "systems",
+  var VIEWS = ["overview", "installs", "events", "versions", "adoption", "python", "systems",
     "errors", "bulk", "trainer", "clients", "languages"];
   var PALETTE = ["#3b5bdb", "#f08c00", "#2f9e44", "#e03131", "#7048e8", "#1098ad",
     "#d6336c", "#74b816", "#5c7cfa", "#fab005", "#868e96"];
@@ -194,6 +194,74 @@
 
   function named(title) { return [{ title: title, key: "label" }].concat(COUNT_COLUMNS); }
 
+  /* ---- adoption ---- */
+
+  function percentOf(share) {
+    return share === null ? null : Math.round(share * 1000) / 10;
+  }
+
+  function renderUpgrades(upgrades) {
+    var datasets = upgrades.series
+      .map(function (series) { return { series: series, data: series.share.map(percentOf) }; })
+      .filter(function (set) { return hasPoints(set.data); })
+      .map(function (set, i) {
+        var c = color(set.series, i);
+        return { label: set.series.label, data: set.data, borderColor: c, backgroundColor: c,
+          fill: false, pointRadius: 2, borderWidth: 2, tension: 0.25, spanGaps: true };
+      });
+    draw("adoption", {
+      type: "line",
+      data: { labels: dayLabels(upgrades.days), datasets: datasets },
+      options: {
+        interaction: { mode: "index", intersect: false },
+        scales: { x: { grid: { display: false } }, y: { beginAtZero: true, max: 100, title: { display: true, text: "%" } } },
+        plugins: { legend: { position: "bottom" }, tooltip: { callbacks: { label: function (item) {
+          return " " + item.dataset.label + ": " + (item.raw === null ? hidden : item.raw + " %");
+        } } } },
+      },
+    });
+    var rows = upgrades.versions.map(function (v) {
+      return { label: v.label, value: v.value, installs: v.installs, first_seen: v.first_seen || "before the look-back",
+        days_to_half: v.days_to_half === null ? "not yet" : String(v.days_to_half) };
+    });
+    fillTable("upgrades", [{ title: "version", key: "label" }, { title: "first seen", key: "first_seen" },
+      { title: "days to 50%", key: "days_to_half" }, { title: "installs", key: "installs", num: true }], rows, 12);
+  }
+
+  function renderRetention(cohorts) {
+    var table = document.getElementById("table-retention");
+    table.replaceChildren();
+    var width = cohorts.rows.reduce(function (n, row) { return Math.max(n, row.active.length); }, 0);
+    var head = table.createTHead().insertRow();
+    ["week of", "installs"].concat(Array.from({ length: width }, function (_, n) { return "w" + n; }))
+      .forEach(function (title, i) {
+        var th = document.createElement("th");
+        th.textContent = title;
+        if (i > 0) { th.className = "num"; }
+        head.appendChild(th);
+      });
+    var body = table.createTBody();
+    cohorts.rows.forEach(function (row) {
+      var tr = body.insertRow();
+      tr.insertCell().textContent = row.week;
+      var size = tr.insertCell();
+      size.className = "num";
+      size.textContent = fmt(row.size);
+      row.active.forEach(function (count, n) {
+        var td = tr.insertCell();
+        var percent = row.percent[n];
+        td.className = "num cohort-cell";
+        td.title = fmt(count) + " installs";
+        td.textContent = count === null ? hidden : (percent === null ? "—" : percent + " %");
+        if (percent !== null) {
+          td.dataset.percent = String(percent);
+          td.style.backgroundColor = "rgba(59, 91, 219, " + (0.08 + 0.72 * percent / 100).toFixed(3) + ")";
+          if (percent >= 55) { td.style.color = "#fff"; }
+        }
+      });
+    });
+  }
+
   /* ---- views ---- */
 
   var RENDER = {
@@ -238,6 +306,10 @@
     versions: function (body) {
       trendChart("versions", body.trend, "line", true);
       fillTable("versions", named("version"), body.rows, 12);
+    },
+    adoption: function (body) {
+      renderUpgrades(body.upgrades);
+      renderRetention(body.cohorts);
     },
     python: function (body) {
       trendChart("python", body.trend, "line", true);

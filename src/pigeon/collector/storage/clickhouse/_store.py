@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Final, TypeVar
 
 from pigeon.collector.storage._base import (
+    CohortRow,
     CommitObserver,
     RollupRow,
     StoredEvent,
@@ -35,6 +36,7 @@ from pigeon.collector.storage.clickhouse._cluster import (
     open_shards,
     shard_leaders,
 )
+from pigeon.collector.storage.clickhouse._cohorts import read_cohorts
 from pigeon.collector.storage.clickhouse._committer import GroupCommitter
 from pigeon.collector.storage.clickhouse._connection import (
     Connect,
@@ -299,6 +301,17 @@ class ClickHouseStore:
             per_day=per_day,
         )
         return await self._read(query, "read the rollups")
+
+    async def cohorts(self, app: str | None, first_week: int, last_week: int) -> list[CohortRow]:
+        """Installs by first-seen week and their weekly activity since (see the Store protocol)."""
+        query = functools.partial(
+            read_cohorts,
+            database=self.database,
+            app=app,
+            first_week=first_week,
+            last_week=last_week,
+        )
+        return await self._read(query, "read the cohorts")
 
     async def apps(self) -> list[str]:
         """The apps that have data (rollups outlive raw events)."""
