@@ -120,3 +120,19 @@ def test_bad_format_is_named(client: ReadClient) -> None:
 
 def test_export_needs_the_token(client: ReadClient) -> None:
     assert client.get("/api/v1/export", params={"format": "csv"}).status_code == 401
+
+
+def test_json_export_carries_release_health(client: ReadClient) -> None:
+    health = export(client, app="argilla").json()["release_health"]
+    # 1.29.0 alone has 3 installs or more; it ran 4 + 4 + 4 install-days (T, T-1, T-10).
+    assert [(v["version"], v["installs"], v["install_days"]) for v in health["versions"]] == [
+        ("1.29.0", 4, 12)
+    ]
+    version = health["versions"][0]
+    assert (version["error_events"], version["error_rate"]) == (5, 41.6667)
+    # The Forbidden error is one install's: counted in the rate, never named.
+    assert [(e["code"], e["type"], e["events"]) for e in version["top_errors"]] == [
+        (ENF, "Dataset", 4)
+    ]
+    assert health["comparison"] is None  # one version to compare
+    assert health["top_crashes"] == []

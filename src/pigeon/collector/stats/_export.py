@@ -14,6 +14,7 @@ import io
 from typing import Any
 
 from pigeon.collector.stats._query import StatsQuery
+from pigeon.collector.stats._release_health import release_health
 from pigeon.collector.stats._views import installs, table
 from pigeon.collector.storage._base import Store
 
@@ -43,8 +44,9 @@ CSV_COLUMNS = ("table", "day", "value", "label", "events", "installs", "records"
 async def export_data(store: Store, query: StatsQuery, min_installs: int) -> JSON:
     """Every table and the daily activity over the query's range, k-anonymous."""
     span = query.range
-    daily, totals = await asyncio.gather(
+    daily, health, totals = await asyncio.gather(
         installs(store, query, min_installs),
+        release_health(store, query, min_installs),
         asyncio.gather(
             *(store.totals(query.app, dim, span.first, span.last) for _, dim, _ in EXPORT_TABLES)
         ),
@@ -65,6 +67,8 @@ async def export_data(store: Store, query: StatsQuery, min_installs: int) -> JSO
             name: table(dim, rows, min_installs, by)["rows"]
             for (name, dim, by), rows in zip(EXPORT_TABLES, totals, strict=True)
         },
+        # The release_health view's body (JSON only: its nested lists have no CSV rows yet).
+        "release_health": health,
     }
 
 
