@@ -4,7 +4,9 @@ Builds (once, cached under ``.benchmarks/dashboard/``, git-ignored) SQLite
 stores of plausible traffic: 20,000 installs over 90 days that arrive, churn,
 upgrade through a release train and differ in how busy they are, with
 long-tailed error codes, clients and languages (so k-anonymity merges real
-buckets). Events go in through the store's own write path. Then it starts a
+buckets), and crashes: a few dozen signatures with their stacks, more of them
+(and some new ones) on the newest release, which also brings a new error code.
+Events go in through the store's own write path. Then it starts a
 real ``pigeon serve`` on each store and times every stats view over HTTP:
 
     python benchmarks/bench_dashboard.py                 # 1M and 10M (first build: long)
@@ -18,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
+import itertools
 import json
 import math
 import random
@@ -31,6 +35,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import httpx
 
@@ -42,7 +47,7 @@ from pigeon.collector.storage._base import MS_PER_DAY
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".benchmarks" / "dashboard"
 TOKEN = "bench-admin-token"
-GENERATOR_VERSION = 3  # 3: store layout 2 (install bitmaps); older caches are rebuilt
+GENERATOR_VERSION = 4  # 4: crashes and a release regression; older caches are rebuilt
 CHUNK = 20_000
 IN_FLIGHT = 4
 
@@ -81,6 +86,19 @@ AGENTS = [
     "SomeInternalTool/0.1",
 ]
 LANGUAGES = "en de es fr zh ja pt it ru ko nl pl tr sv uk cs ar he fi da no hu ro el id vi th"
+EXCEPTIONS = ["KeyError", "ValueError", "TypeError", "AttributeError", "sqlite3.OperationalError"]
+EXCEPTIONS += ["httpx.ReadTimeout", "IndexError", "pydantic.ValidationError"]
+MODULES = ["argilla.server.apis.v1.handlers.datasets", "argilla.server.contexts.search"]
+MODULES += ["argilla.server.models.records", "argilla.server.search_engine.elasticsearch"]
+CRASH_SHARE = 0.004  # crashes per event on every release but the newest...
+NEWEST_CRASH_SHARE = 0.012  # ...which crashes three times as often
+NEWEST_ONLY_SIGNATURES = 6  # signatures the newest release brings
+REGRESSION_SHARE = 0.01  # the error code only the newest release raises
+REGRESSION = "argilla.api.errors::RegressionError"
+
+
+CrashPool = tuple[list[dict[str, PropertyValue]], list[float]]
+"""Crash properties and their cumulative weights (for ``random.choices``)."""
 
 
 def zipf_weights(count: int, s: float = 1.2) -> list[float]:
@@ -115,6 +133,8 @@ class Traffic:
         # Events per active day scale with the target: same community, busier or not.
         self.per_weight = target / expected
         self.props = self._property_pool()
+        self.crashes, self.old_crashes = self._crash_pool()
+        self.newest = self.version(today, 0)
         self.target = target
 
     def _install(self, n: int) -> Install:
@@ -173,6 +193,40 @@ class Traffic:
             pool.append((name, props))
         return pool
 
+    def _crash_pool(self, count: int = 36) -> tuple[CrashPool, CrashPool]:
+        """Crash properties of every release, and of all but the newest (zipf-weighted).
+
+        ``count`` signatures, each with one to three stacks that differ only in line
+        numbers, as the SDK's do; the last :data:`NEWEST_ONLY_SIGNATURES` are raised
+        by the newest release only.
+        """
+        rng = self.rng
+        pool: list[dict[str, PropertyValue]] = []
+        weights: list[float] = []
+        old = 0
+        for n in range(count):
+            old_signatures = count - NEWEST_ONLY_SIGNATURES
+            if n == old_signatures:
+                old = len(pool)
+            depth = rng.randrange(1, 5)
+            frames = [
+                (rng.choice(MODULES), f"handler_{n:02d}_{level}", rng.randrange(20, 900))
+                for level in range(depth)
+            ]
+            signature = hashlib.sha256(repr([(m, f) for m, f, _ in frames]).encode()).hexdigest()
+            exception = EXCEPTIONS[n % len(EXCEPTIONS)]
+            for variant in range(rng.randrange(1, 4)):
+                stack = ["<other>"] + [f"{m}:{f}:{line + variant * 3}" for m, f, line in frames]
+                frames_value = cast(PropertyValue, stack)  # a list, as parsed from JSON
+                pool.append(
+                    {"exception": exception, "frames": frames_value, "signature": signature[:16]}
+                )
+                # The newest release's own signatures are among its most frequent.
+                rank = n + 1 if not old else n - old_signatures + 2
+                weights.append(1 / rank**1.1)
+        cumulative = list(itertools.accumulate(weights))
+        return (pool, cumulative), (pool[:old], cumulative[:old])
+
     def version(self, day: int, lag: int) -> str:
         # Release 1.(20 + k) on day first_day + k * RELEASE_EVERY; installs upgrade after a lag.
         release = (day - lag - self.first_day) // RELEASE_EVERY
@@ -220,11 +274,48 @@ class Traffic:
                             props,
                         )
                     )
-                    if len(chunk) >= CHUNK:
-                        yield chunk
-                        chunk = []
+                for name, props in self._problems(version, count):
+                    serial += 1
+                    ts = base_ms + rng.randrange(86_399_000)
+                    chunk.append(
+                        StoredEvent(
+                            f"{day:05d}-{serial:012d}",
+                            "argilla",
+                            name,
+                            install.id,
+                            ts,
+                            ts,
+                            version,
+                            install.python,
+                            install.system,
+                            "6.1",
+                            install.machine,
+                            platform,
+                            install.library,
+                            "1",
+                            props,
+                        )
+                    )
+                if len(chunk) >= CHUNK:
+                    yield chunk
+                    chunk = []
         if chunk:
             yield chunk
+
+    def _problems(self, version: str, count: int) -> list[tuple[str, dict[str, PropertyValue]]]:
+        """The crashes (and the newest release's new error) of an install-day of ``count``."""
+        rng = self.rng
+        newest = version == self.newest
+        share = NEWEST_CRASH_SHARE if newest else CRASH_SHARE
+        pool, weights = self.crashes if newest else self.old_crashes
+        crashes = _poisson(rng, count * share)
+        out: list[tuple[str, dict[str, PropertyValue]]] = [
+            ("CrashReported", props) for props in rng.choices(pool, cum_weights=weights, k=crashes)
+        ]
+        if newest:
+            regressions = _poisson(rng, count * REGRESSION_SHARE)
+            out += [("ServerErrorFound", {"code": REGRESSION, "type": "Record"})] * regressions
+        return out
 
 
 def _poisson(rng: random.Random, mean: float) -> int:

@@ -198,3 +198,42 @@ def test_without_the_collector_extra(
     result = pigeon_main("report", "--store", store_url)
     assert result.status == 2
     assert "pip install 'pigeon-telemetry[collector]'" in result.err
+
+
+def test_release_health_section(pigeon_main: RunCommand, tmp_path: Path) -> None:
+    from tests.dashboard.test_release_health import NEW, RARE, STACK_X, history
+
+    url = f"sqlite:///{tmp_path / 'health.db'}"
+    store = open_store(url)
+
+    async def fill() -> None:
+        await store.write(history())
+        await store.close()
+
+    asyncio.run(fill())
+    out = report(pigeon_main, url, "--app", "argilla")
+    rows = lines_of(
+        out, "Release health (rates: events per 100 active installs of the version per day)"
+    )
+    assert [[c.strip() for c in r] for r in rows] == [
+        ["version", "installs", "error rate", "crash rate"],
+        ["1.1.0", "3", "46.67", "33.33"],
+        ["1.0.0", "4", "10.00", "7.50"],
+    ]
+    changes = [[c.strip() for c in r] for r in lines_of(out, "Latest vs previous: 1.1.0 vs 1.0.0")]
+    assert changes[0] == ["kind", "problem", "status", "previous rate", "latest rate", "ratio"]
+    assert ["crash", f"{NEW} KeyError", "new", "0.00", "26.67", "—"] in changes
+    assert [
+        "error",
+        "argilla.api.errors::ForbiddenOperationError",
+        "hidden",
+        "<3",
+        "20.00",
+        "—",
+    ] in changes
+    crashes = [[c.strip() for c in r] for r in lines_of(out, "Top crashes")]
+    assert crashes[1] == [NEW, "KeyError", "4", "3", "1.1.0"]
+    assert f"stack of {NEW}:\n" + "\n".join(f"    {f}" for f in STACK_X) in out
+    assert RARE not in out
+    data = json.loads(report(pigeon_main, url, "--app", "argilla", "--format", "json"))
+    assert [v["version"] for v in data["release_health"]["versions"]] == ["1.1.0", "1.0.0"]

@@ -7,6 +7,7 @@ collector shows every chart with data, and shorter ranges show fewer installs.
 from __future__ import annotations
 
 import random
+from typing import cast
 
 from pigeon.catalog import PropertyValue
 from pigeon.collector.storage import StoredEvent
@@ -31,6 +32,11 @@ ERRORS = [
     ("argilla.api.errors::ValidationError", "Record", 25),
 ]
 TASKS = [("TextClassification", 55), ("TokenClassification", 30), ("Text2Text", 15)]
+CRASHES = [  # (signature, exception, stack variants): stacks differ in line numbers only
+    ("a1b2c3d4e5f60718", "KeyError", ["argilla.api:get_dataset:41", "argilla.api:get_dataset:44"]),
+    ("0f1e2d3c4b5a6978", "ValueError", ["argilla.search:query:7"]),
+    ("9a8b7c6d5e4f3a2b", "TypeError", ["argilla.models:save:120"]),
+]
 TRAINERS = [("transformers", 40), ("setfit", 30), ("spacy", 20), ("peft", 10)]
 
 
@@ -43,6 +49,7 @@ def traffic(
 ) -> list[StoredEvent]:
     """Events of ``installs`` installs of ``app`` over the ``days`` days up to ``today``."""
     rng = random.Random(seed)
+    crash_rng = random.Random(seed + 1)  # its own stream: the rest of the traffic is unchanged
     out: list[StoredEvent] = []
     for n in range(installs):
         install = f"{app}-install-{n:04d}"
@@ -83,6 +90,16 @@ def traffic(
                 if kind:
                     props["type"] = kind
                 events.append(("ServerErrorFound", props))
+            # Crashes: more of them on the newest release.
+            if crash_rng.random() < (0.3 if version == RELEASES[-1][1] else 0.1):
+                signature, exception, variants = crash_rng.choice(CRASHES)
+                frames = ["<other>", crash_rng.choice(variants)]
+                crash: dict[str, PropertyValue] = {
+                    "exception": exception,
+                    "signature": signature,
+                    "frames": cast(PropertyValue, frames),  # a list, as parsed from JSON
+                }
+                events.append(("CrashReported", crash))
             if rng.random() < 0.25:
                 trainer = {"framework": _pick(rng, TRAINERS), "task": _pick(rng, TASKS)}
                 events.append(("TrainerUsage", dict(trainer)))

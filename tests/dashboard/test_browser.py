@@ -229,6 +229,55 @@ def check_adoption(page: Any, body: dict[str, Any]) -> None:
     )
 
 
+def cells(page: Any, table: str) -> list[list[str]]:
+    rows: list[list[str]] = page.evaluate(
+        """(id) => Array.from(document.querySelectorAll("#" + id + " tbody tr")).map(
+          (tr) => Array.from(tr.cells).map((td) => td.textContent))""",
+        table,
+    )
+    return rows
+
+
+def rate(value: float | None) -> str:
+    return "< 5" if value is None else f"{value:.2f}"  # the collector runs at k = 5
+
+
+def check_release_health(page: Any, health: dict[str, Any]) -> None:
+    """The release-health and top-crashes cards show the API's numbers."""
+    versions = health["versions"]
+    assert len(versions) >= 2
+    assert cells(page, "table-release-versions") == [
+        [v["version"], f"{v['installs']:,}", rate(v["error_rate"]), rate(v["crash_rate"])]
+        for v in versions
+    ]
+    comparison = health["comparison"]
+    assert comparison is not None
+    title = page.inner_text("#release-comparison-title")
+    assert title == f"Latest {comparison['latest']} vs previous {comparison['previous']}"
+    shown = cells(page, "table-release-comparison")
+    changes = comparison["errors"] + comparison["crashes"]
+    assert changes
+    assert len(shown) == len(changes)
+    assert [row[2] for row in shown] == [c["status"] for c in changes]
+    crashes = health["top_crashes"]
+    assert crashes
+    rows = cells(page, "table-crashes")
+    assert [row[:5] for row in rows] == [
+        [
+            c["signature"],
+            c["exception"],
+            f"{c['installs']:,}",
+            f"{c['events']:,}",
+            ", ".join(c["versions"]) or "—",
+        ]
+        for c in crashes
+    ]
+    stacks = page.evaluate(
+        "Array.from(document.querySelectorAll('#table-crashes pre')).map((p) => p.textContent)"
+    )
+    assert stacks == ["\n".join(c["stack"]) for c in crashes if c["stack"]]
+
+
 def test_dashboard_in_chromium(collector: str, tmp_path: Path) -> None:
     chromium = _browser_or_skip()
     from playwright.sync_api import sync_playwright
@@ -281,6 +330,7 @@ def test_dashboard_in_chromium(collector: str, tmp_path: Path) -> None:
                 text in alerts[0] for text in ("new-crashes (new)", "ops: pending", "KeyError")
             )
             check_adoption(page, api(collector, "adoption", days="30"))
+            check_release_health(page, api(collector, "release_health", days="30"))
             page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
             (REPO / "test-output").mkdir(exist_ok=True)
             shutil.copyfile(tmp_path / "dashboard.png", REPO / "test-output" / "dashboard.png")

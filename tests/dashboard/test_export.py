@@ -73,7 +73,17 @@ def test_csv_export(client: ReadClient) -> None:
         'attachment; filename="pigeon-argilla-2024-06-01-2024-06-30.csv"'
     )
     rows = list(csv.DictReader(io.StringIO(response.text)))
-    assert list(rows[0]) == ["table", "day", "value", "label", "events", "installs", "records"]
+    release = ["version", "rate", "status", "ratio"]
+    assert list(rows[0]) == [
+        "table",
+        "day",
+        "value",
+        "label",
+        "events",
+        "installs",
+        "records",
+        *release,
+    ]
     daily = [r for r in rows if r["table"] == "daily"]
     assert len(daily) == 30
     assert daily[-1] == {
@@ -84,6 +94,7 @@ def test_csv_export(client: ReadClient) -> None:
         "events": "8",
         "installs": "4",
         "records": "",
+        **dict.fromkeys(release, ""),
     }
     versions = [(r["value"], r["events"], r["installs"]) for r in rows if r["table"] == "versions"]
     assert versions == [("1.29.0", "22", "4"), ("other", "6", "3")]
@@ -123,3 +134,33 @@ def test_bad_format_is_named(client: ReadClient) -> None:
 
 def test_export_needs_the_token(client: ReadClient) -> None:
     assert client.get("/api/v1/export", params={"format": "csv"}).status_code == 401
+
+
+def test_json_export_carries_release_health(client: ReadClient) -> None:
+    health = export(client, app="argilla").json()["release_health"]
+    # 1.29.0 alone has 3 installs or more; it ran 4 + 4 + 4 install-days (T, T-1, T-10).
+    assert [(v["version"], v["installs"], v["install_days"]) for v in health["versions"]] == [
+        ("1.29.0", 4, 12)
+    ]
+    version = health["versions"][0]
+    assert (version["error_events"], version["error_rate"]) == (5, 41.6667)
+    # The Forbidden error is one install's: counted in the rate, never named.
+    assert [(e["code"], e["type"], e["events"]) for e in version["top_errors"]] == [
+        (ENF, "Dataset", 4)
+    ]
+    assert health["comparison"] is None  # one version to compare
+    assert health["top_crashes"] == []
+
+
+def test_csv_carries_release_health(client: ReadClient) -> None:
+    rows = list(csv.DictReader(io.StringIO(export(client, app="argilla", format="csv").text)))
+    health = [r for r in rows if r["table"].startswith("release_")]
+    assert [
+        (r["table"], r["version"], r["value"], r["events"], r["installs"], r["rate"])
+        for r in health
+    ] == [
+        ("release_versions", "1.29.0", "1.29.0", "", "4", ""),
+        ("release_errors", "1.29.0", "", "5", "", "41.6667"),
+        ("release_errors", "1.29.0", f"{ENF}\tDataset", "4", "3", "33.3333"),
+        ("release_crashes", "1.29.0", "", "0", "", "0.0"),
+    ]

@@ -45,6 +45,7 @@ def test_view_list_names_every_view(client: ReadClient) -> None:
         "python",
         "systems",
         "errors",
+        "release_health",
         "bulk",
         "trainer",
         "clients",

@@ -186,6 +186,8 @@ def render_text(data: JSON) -> str:
         out += _table(headers, body, len(text_cols))
     if "adoption" in data:
         out += _adoption_text(data["adoption"], hidden)
+    if "release_health" in data:
+        out += _release_health(data["release_health"], hidden)
     return "\n".join(out) + "\n"
 
 
@@ -225,4 +227,66 @@ def _adoption_text(adoption: JSON, hidden: str) -> list[str]:
             [row["week"], _number(row["size"], hidden), *cells, *[""] * (width - len(cells))]
         )
     out += _table(headers, body, 1)
+    return out
+
+
+def _rate(value: float | None, hidden: str) -> str:
+    return hidden if value is None else f"{value:.2f}"
+
+
+def _release_health(health: JSON, hidden: str) -> list[str]:
+    """The "Release health" section: versions, latest vs previous, top crashes."""
+    out = ["", "Release health (rates: events per 100 active installs of the version per day)"]
+    versions = health["versions"]
+    if not versions:
+        return [*out, "  (no version at or above the threshold in this range)"]
+    rows = [
+        [
+            v["version"],
+            _number(v["installs"], hidden),
+            _rate(v["error_rate"], hidden),
+            _rate(v["crash_rate"], hidden),
+        ]
+        for v in versions
+    ]
+    out += _table(["version", "installs", "error rate", "crash rate"], rows, 1)
+    comparison = health["comparison"]
+    if comparison is not None:
+        out += ["", f"Latest vs previous: {comparison['latest']} vs {comparison['previous']}"]
+        changes = [("error", c, c["label"]) for c in comparison["errors"]]
+        changes += [
+            ("crash", c, f"{c['signature']} {c['exception']}") for c in comparison["crashes"]
+        ]
+        body = [
+            [
+                kind,
+                name,
+                change["status"],
+                _rate(None if change["previous"] is None else change["previous"]["rate"], hidden),
+                _rate(None if change["latest"] is None else change["latest"]["rate"], hidden),
+                "—" if change["ratio"] is None else f"{change['ratio']:.2f}x",
+            ]
+            for kind, change, name in changes
+        ]
+        if body:
+            headers = ["kind", "problem", "status", "previous rate", "latest rate", "ratio"]
+            out += _table(headers, body, 3)
+    crashes = health["top_crashes"]
+    out += ["", "Top crashes"]
+    if not crashes:
+        return [*out, "  (nothing at or above the threshold in this range)"]
+    body = [
+        [
+            c["signature"],
+            c["exception"] or "—",
+            f"{c['events']:,}",
+            f"{c['installs']:,}",
+            ", ".join(c["versions"]) or "—",
+        ]
+        for c in crashes
+    ]
+    out += _table(["signature", "exception", "events", "installs", "versions"], body, 2)
+    for crash in crashes:
+        if crash["stack"]:
+            out += [f"  stack of {crash['signature']}:", *(f"    {f}" for f in crash["stack"])]
     return out

@@ -15,6 +15,7 @@ from typing import Any
 
 from pigeon.collector.stats._adoption import adoption
 from pigeon.collector.stats._query import StatsQuery
+from pigeon.collector.stats._release_health import release_health
 from pigeon.collector.stats._views import installs, table
 from pigeon.collector.storage._base import Store
 
@@ -38,14 +39,18 @@ EXPORT_TABLES = (
 )
 """Every table the export carries, in order."""
 
-CSV_COLUMNS = ("table", "day", "value", "label", "events", "installs", "records")
+CSV_COLUMNS = (
+    *("table", "day", "value", "label", "events", "installs", "records"),
+    *("version", "rate", "status", "ratio"),  # filled on release-health rows only
+)
 
 
 async def export_data(store: Store, query: StatsQuery, min_installs: int) -> JSON:
     """Every table and the daily activity over the query's range, k-anonymous."""
     span = query.range
-    daily, totals, upgrades = await asyncio.gather(
+    daily, health, totals, upgrades = await asyncio.gather(
         installs(store, query, min_installs),
+        release_health(store, query, min_installs),
         asyncio.gather(
             *(store.totals(query.app, dim, span.first, span.last) for _, dim, _ in EXPORT_TABLES)
         ),
@@ -72,7 +77,11 @@ async def export_data(store: Store, query: StatsQuery, min_installs: int) -> JSO
             "versions": upgrades["upgrades"]["versions"],
             "cohorts": upgrades["cohorts"],
         },
+        "release_health": health,
     }
+
+
+_NO_RELEASE = ("", "", "", "")  # the release-health columns of the other rows
 
 
 def _cell(value: object) -> object:
@@ -94,7 +103,7 @@ def export_csv(data: JSON) -> str:
     writer.writerow(CSV_COLUMNS)
     daily = data["daily"]
     for day, count, events in zip(daily["days"], daily["installs"], daily["events"], strict=True):
-        writer.writerow(("daily", day, "", "", _cell(events), _cell(count), ""))
+        writer.writerow(("daily", day, "", "", _cell(events), _cell(count), "", *_NO_RELEASE))
     for name, rows in data["tables"].items():
         for row in rows:
             writer.writerow(
@@ -106,6 +115,68 @@ def export_csv(data: JSON) -> str:
                     row["events"],
                     row["installs"],
                     _cell(row.get("records")),
+                    *_NO_RELEASE,
                 )
             )
+    if "release_health" in data:
+        writer.writerows(_release_rows(data["release_health"]))
     return out.getvalue()
+
+
+def _release_rows(health: JSON) -> list[tuple[object, ...]]:
+    """Release health as CSV rows (stacks stay in the JSON).
+
+    ``release_versions``: installs are the version's active installs;
+    ``release_errors``/``release_crashes``: the version's overall row (empty
+    value) then its top problems; ``release_changes``: the latest version's side
+    of each change, with status and ratio; ``top_crashes``: ``version`` lists the
+    versions, ``;``-separated.
+    """
+    rows: list[tuple[object, ...]] = []
+
+    def row(table: str, value: str, label: str, numbers: JSON | None, **extra: object) -> None:
+        n = numbers or {}
+        rows.append(
+            (
+                table,
+                "",
+                _text(value),
+                _text(label),
+                _cell(n.get("events")),
+                _cell(n.get("installs")),
+                "",
+                _text(str(extra.get("version", ""))),
+                _cell(n.get("rate")),
+                extra.get("status", ""),
+                _cell(extra.get("ratio")),
+            )
+        )
+
+    for v in health["versions"]:
+        version = v["version"]
+        row("release_versions", version, version, {"installs": v["installs"]}, version=version)
+        for kind, key in (("errors", "error"), ("crashes", "crash")):
+            overall = {"events": v[f"{key}_events"], "rate": v[f"{key}_rate"]}
+            row(f"release_{kind}", "", f"all {kind}", overall, version=version)
+            for problem in v[f"top_{kind}"]:
+                value = problem.get("signature") or f"{problem['code']}\t{problem['type']}"
+                label = problem.get("label") or problem["exception"]
+                row(f"release_{kind}", value, label, problem, version=version)
+    comparison = health["comparison"]
+    for kind in ("errors", "crashes") if comparison else ():
+        for change in comparison[kind]:
+            value = change.get("signature") or f"{change['code']}\t{change['type']}"
+            label = change.get("label") or change["exception"]
+            extra = {"status": change["status"], "ratio": change["ratio"]}
+            row(
+                "release_changes",
+                value,
+                f"{kind}: {label}",
+                change["latest"],
+                version=comparison["latest"],
+                **extra,
+            )
+    for crash in health["top_crashes"]:
+        version = ";".join(crash["versions"])
+        row("top_crashes", crash["signature"], crash["exception"], crash, version=version)
+    return rows

@@ -16,6 +16,7 @@ from typing import Any
 from pigeon.collector.stats._adoption import adoption
 from pigeon.collector.stats._anonymity import OTHER, Count, hide_small, merge_series, merge_totals
 from pigeon.collector.stats._query import DayRange, StatsQuery, day_to_iso
+from pigeon.collector.stats._release_health import release_health
 from pigeon.collector.storage._base import RollupRow, Store
 
 __all__ = ["VIEWS", "Breakdown", "compute_view", "label_of", "table"]
@@ -213,6 +214,7 @@ VIEWS: dict[str, View] = {
     "python": _trend_view("python", "installs", "installs"),
     "systems": _tables_view(("systems", "system", "installs"), ("machines", "machine", "installs")),
     "errors": _trend_view("error", "events", "events"),
+    "release_health": release_health,
     "bulk": _trend_view("bulk_task", "amount", "records"),
     "trainer": _tables_view(("trainer", "trainer", "events")),
     "clients": _tables_view(

@@ -9,7 +9,7 @@
   "use strict";
 
   var VIEWS = ["overview", "installs", "events", "versions", "adoption", "python", "systems",
-    "errors", "bulk", "trainer", "clients", "languages"];
+    "errors", "release_health", "bulk", "trainer", "clients", "languages"];
   var PALETTE = ["#3b5bdb", "#f08c00", "#2f9e44", "#e03131", "#7048e8", "#1098ad",
     "#d6336c", "#74b816", "#5c7cfa", "#fab005", "#868e96"];
   var OTHER_COLOR = "#adb5bd";
@@ -34,6 +34,50 @@
 
   function fmt(value) {
     return value === null || value === undefined ? hidden : numbers.format(value);
+  }
+
+  function fmtRate(value) {
+    return value === null || value === undefined ? hidden : value.toFixed(2);
+  }
+
+  /* A table of plain rows; cells are text (strings) or nodes, numbers right-aligned. */
+  function plainTable(id, headers, rows) {
+    var table = document.getElementById("table-" + id);
+    table.replaceChildren();
+    var head = table.createTHead().insertRow();
+    headers.forEach(function (title, i) {
+      var th = document.createElement("th");
+      th.textContent = title.replace(/^#/, "");
+      if (title.charAt(0) === "#") { th.className = "num"; }
+      head.appendChild(th);
+    });
+    var body = table.createTBody();
+    rows.forEach(function (cells) {
+      var tr = body.insertRow();
+      cells.forEach(function (cell, i) {
+        var td = tr.insertCell();
+        if (typeof cell === "string") { td.textContent = cell; } else { td.appendChild(cell); }
+        if (headers[i].charAt(0) === "#") { td.className = "num"; }
+      });
+    });
+  }
+
+  function badge(status) {
+    var span = document.createElement("span");
+    span.className = "badge badge-" + status;
+    span.textContent = status;
+    return span;
+  }
+
+  function stackOf(frames) {
+    if (!frames) { return document.createTextNode(hidden); }
+    var details = document.createElement("details");
+    var summary = document.createElement("summary");
+    summary.textContent = frames.length + " frames";
+    var pre = document.createElement("pre");
+    pre.textContent = frames.join("\n");
+    details.append(summary, pre);
+    return details;
   }
 
   function query() {
@@ -183,7 +227,8 @@
           swatch.style.background = color(row, i);
           td.appendChild(swatch);
         }
-        td.appendChild(document.createTextNode(col.num ? fmt(value) : String(value || "—")));
+        var text = col.rate ? fmtRate(value) : col.num ? fmt(value) : String(value || "—");
+        td.appendChild(document.createTextNode(text));
         if (col.num) { td.className = "num"; }
         if (col.code) { td.className = "code"; }
       });
@@ -326,6 +371,32 @@
       fillTable("errors", [{ title: "error code", key: "code", code: true }, { title: "entity type", key: "type" }]
         .concat([{ title: "events", key: "events", num: true }, { title: "installs", key: "installs", num: true }]),
         body.rows, 15);
+    },
+    release_health: function (body) {
+      fillTable("release-versions", [{ title: "version", key: "version" },
+        { title: "installs", key: "installs", num: true },
+        { title: "error rate", key: "error_rate", num: true, rate: true },
+        { title: "crash rate", key: "crash_rate", num: true, rate: true }], body.versions);
+      var comparison = body.comparison;
+      var title = document.getElementById("release-comparison-title");
+      title.textContent = comparison ? "Latest " + comparison.latest + " vs previous " + comparison.previous
+        : "No two versions with enough installs to compare";
+      var rows = [];
+      if (comparison) {
+        [["error", comparison.errors], ["crash", comparison.crashes]].forEach(function (pair) {
+          pair[1].forEach(function (change) {
+            rows.push([pair[0], change.label || (change.signature + " " + change.exception), badge(change.status),
+              fmtRate(change.previous && change.previous.rate), fmtRate(change.latest && change.latest.rate),
+              change.ratio === null ? "—" : change.ratio.toFixed(2) + "×"]);
+          });
+        });
+      }
+      plainTable("release-comparison", ["kind", "problem", "status", "#previous rate", "#latest rate", "#ratio"], rows);
+      plainTable("crashes", ["signature", "exception", "#installs", "#events", "versions", "stack"],
+        body.top_crashes.map(function (crash) {
+          return [crash.signature, crash.exception || "—", fmt(crash.installs), fmt(crash.events),
+            crash.versions.join(", ") || "—", stackOf(crash.stack)];
+        }));
     },
     bulk: function (body) {
       trendChart("bulk", body.trend, "bar", true);
