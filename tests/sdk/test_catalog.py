@@ -24,7 +24,7 @@ ARGILLA = Catalog.load("argilla")
 def test_argilla_is_shipped() -> None:
     assert "argilla" in available_catalogs()
     assert ARGILLA.name == "argilla"
-    assert ARGILLA.version == "1"
+    assert ARGILLA.version == "2"
     assert ARGILLA.source.endswith("argilla.toml")
 
 
@@ -36,6 +36,7 @@ def test_argilla_declares_the_reference_events() -> None:
         "ServerErrorFound": {"code", "type", "user-agent", "accept-language"},
         "TrainerUsage": {"framework", "task"},
         "ServerStarted": set(),
+        "CrashReported": {"exception", "frames", "signature"},
     }
     types = {
         (event, name): prop.type
@@ -54,6 +55,9 @@ def test_argilla_declares_the_reference_events() -> None:
         ("ServerErrorFound", "accept-language"): "string",
         ("TrainerUsage", "framework"): "enum",
         ("TrainerUsage", "task"): "enum",
+        ("CrashReported", "exception"): "string",
+        ("CrashReported", "frames"): "frames",
+        ("CrashReported", "signature"): "string",
     }
     task = declared["LogRecordsRequested"]["task"]
     assert task.ordered_values == ("TextClassification", "TokenClassification", "Text2Text")
