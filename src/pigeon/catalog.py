@@ -122,7 +122,9 @@ class PropertySpec:
         if self.type == "boolean":
             return False
         if self.type == "frames":
-            return (OTHER_FRAMES, "app.module:function:1"[: self.max_length])[: self.max_frames]
+            frame = "app.module:function:1"  # cut, it would no longer be a frame
+            fits = len(frame) <= self.max_length
+            return ((OTHER_FRAMES, frame) if fits else (OTHER_FRAMES,))[: self.max_frames]
         return "example"[: self.max_length]
 
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pigeon.catalog import Catalog, PropertySpec, available_catalogs
+from pigeon.catalog import FRAME_PATTERN, Catalog, PropertySpec, available_catalogs
 from pigeon.errors import CatalogError, UnknownCatalogError
 
 ARGILLA = Catalog.load("argilla")
@@ -531,6 +531,10 @@ def test_validate_never_raises_and_keeps_its_promises(event_name: str, propertie
         elif declared.type == "integer":
             assert type(value) is int
             assert declared.minimum <= value <= declared.maximum
+        elif declared.type == "frames":
+            assert type(value) is tuple
+            assert len(value) <= declared.max_frames
+            assert all(f == "<other>" or FRAME_PATTERN.fullmatch(f) for f in value)
         else:
             assert type(value) is bool
     # Whatever was accepted encodes as UTF-8 JSON (what the sender will do with it).
