@@ -270,4 +270,11 @@ def test_report_exception_never_raises(tmp_path: Path, monkeypatch: pytest.Monke
     with capture_events() as events:
         telemetry.report_exception(raised(json.loads, "{"))
     assert events == []
+    monkeypatch.undo()
+
+    def broken_track(event: str, properties: object = None) -> None:
+        raise RuntimeError("broken track")
+
+    monkeypatch.setattr(telemetry, "track", broken_track)
+    telemetry.report_exception(raised(json.loads, "{"))  # does not raise
     telemetry.shutdown()
