@@ -45,6 +45,7 @@ from typing import Any
 
 from pigeon._system import build_context
 from pigeon._wire import MessageEncoder, encode_batch, uuid7
+from pigeon.catalog import PropertyValue
 from pigeon.collector.storage import StoredEvent, open_store
 from pigeon.collector.storage._sqlite_schema import EVENT_COLUMNS, parse_sqlite_url
 from pigeon.collector.storage._sqlite_statements import row_of
@@ -226,7 +227,7 @@ def floor(path: Path, rows: int) -> float:
         "pigeon/0.1.0",
         "1",
     )
-    props: dict[str, str | int | bool | None] = {"task": "TextClassification", "records": 120}
+    props: dict[str, PropertyValue] = {"task": "TextClassification", "records": 120}
     prepared: list[tuple[object, ...]] = []
     for start in range(0, rows, 100):
         install = _install_id(rng.randrange(3000))

@@ -13,6 +13,12 @@ small blocks so that machine noise hits them alike:
 Prints the median latency of each and the ratio with/without; the goal is an
 added median latency of at most 5 %.
 
+A failing request (the demo's deliberate bug, ``GET .../records?sort=annotation``,
+a 500) is measured the same way through the middleware with
+``report_crashes=True`` against ``report_crashes=False``: what capturing the
+crash signature adds (``CrashReported`` besides ``ServerErrorFound``); the goal
+is a ratio of at most 1.05 too.
+
 Run: ``python benchmarks/bench_middleware.py [--calls N] [--records N]``
 """
 
@@ -35,7 +41,9 @@ from fastapi import FastAPI
 
 import pigeon
 from pigeon.demo._app import create_app
+from pigeon.demo._errors import describe_api_error
 from pigeon.demo._settings import DemoSettings
+from pigeon.integrations.asgi import TelemetryMiddleware
 from pigeon.testing import MemoryTransport
 
 GOAL = 1.05
@@ -52,6 +60,7 @@ Call = Callable[[], Coroutine[Any, Any, int]]
 def asgi_call(app: FastAPI, method: str, path: str, body: bytes = b"") -> Call:
     """A zero-argument coroutine function that sends one request and returns its status."""
     headers = [*HEADERS]
+    path, _, query = path.partition("?")
     if body:
         headers += [
             (b"content-type", b"application/json"),
@@ -65,7 +74,7 @@ def asgi_call(app: FastAPI, method: str, path: str, body: bytes = b"") -> Call:
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
-        "query_string": b"",
+        "query_string": query.encode(),
         "root_path": "",
         "headers": headers,
         "client": ("127.0.0.1", 50000),
@@ -74,6 +83,7 @@ def asgi_call(app: FastAPI, method: str, path: str, body: bytes = b"") -> Call:
 
     async def call() -> int:
         status = 0
+        started = False
         sent = False
 
         async def receive() -> dict[str, Any]:
@@ -84,11 +94,17 @@ def asgi_call(app: FastAPI, method: str, path: str, body: bytes = b"") -> Call:
             return {"type": "http.request", "body": body, "more_body": False}
 
         async def send(message: MutableMapping[str, Any]) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
                 status = message["status"]
+                started = True
 
-        await app(dict(base_scope), receive, send)
+        try:
+            await app(dict(base_scope), receive, send)
+        except Exception:
+            # Starlette re-raises an unhandled error after its 500 (for the server's log).
+            if not started:
+                raise
         return status
 
     return call
@@ -113,14 +129,16 @@ def bulk_body(records: int) -> bytes:
     ).encode()
 
 
-async def measure(calls: dict[str, Call], total: int) -> dict[str, list[float]]:
+async def measure(
+    calls: dict[str, Call], total: int, expected: int = 200
+) -> dict[str, list[float]]:
     """Interleave blocks of each configuration until each has ``total`` timings (µs)."""
     timings: dict[str, list[float]] = {name: [] for name in calls}
     order = list(calls)
     rng = random.Random(1)
     for call in calls.values():  # warm-up: first-call costs (imports, caches) are not measured
         for _ in range(BLOCK):
-            assert await call() == 200
+            assert await call() == expected
     while min(len(t) for t in timings.values()) < total:
         rng.shuffle(order)
         for name in order:
@@ -129,13 +147,19 @@ async def measure(calls: dict[str, Call], total: int) -> dict[str, list[float]]:
                 start = time.perf_counter_ns()
                 status = await call()
                 timings[name].append((time.perf_counter_ns() - start) / 1000)
-                assert status == 200, f"{name} answered {status}"
+                assert status == expected, f"{name} answered {status}"
     return timings
 
 
 def build_apps(home: Path) -> tuple[dict[str, FastAPI], pigeon.Client]:
     settings = DemoSettings(max_records_per_dataset=10**9)
-    enabled = pigeon.Client("argilla", "1.29.0", transport=MemoryTransport(), home=home / "on")
+    enabled = pigeon.Client(
+        "argilla",
+        "1.29.0",
+        transport=MemoryTransport(),
+        home=home / "on",
+        app_package="pigeon.demo",
+    )
     disabled = pigeon.Client("argilla", "1.29.0", enabled=False, home=home / "off")
     assert enabled.enabled
     assert not disabled.enabled
@@ -145,6 +169,34 @@ def build_apps(home: Path) -> tuple[dict[str, FastAPI], pigeon.Client]:
         "disabled": create_app(disabled, settings=settings, banner=io.StringIO()),
     }
     return apps, enabled
+
+
+def build_crash_apps(client: pigeon.Client) -> dict[str, FastAPI]:
+    """The server with the middleware reporting crashes (``on``) and not (``off``)."""
+    settings = DemoSettings(max_records_per_dataset=10**9)
+    apps = {}
+    for name, report in (("on", True), ("off", False)):
+        app = create_app(client, settings=settings, instrument=False, banner=io.StringIO())
+        app.add_middleware(
+            TelemetryMiddleware,
+            client=client,
+            describe_error=describe_api_error,
+            report_crashes=report,
+        )
+        apps[name] = app
+    return apps
+
+
+async def crash_timings(client: pigeon.Client, total: int) -> dict[str, list[float]]:
+    """Timings of the failing request, crash reporting on and off."""
+    records = [{"text": "a", "annotation": "positive"}, {"text": "b", "annotation": None}]
+    body = json.dumps({"records": records, "tags": {}, "metadata": {}}).encode()
+    calls = {}
+    for name, app in build_crash_apps(client).items():
+        upload = asgi_call(app, "POST", "/api/datasets/mixed/TextClassification:bulk", body)
+        assert await upload() == 200  # a dataset the bug can trip on
+        calls[name] = asgi_call(app, "GET", "/api/datasets/mixed/records?sort=annotation")
+    return await measure(calls, total, expected=500)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,6 +228,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"ratio with/without {ratio:.3f}  disabled/without "
                 f"{medians['disabled'] / medians['without']:.3f}"
             )
+        timings = asyncio.run(crash_timings(client, args.calls))
+        medians = {name: statistics.median(t) for name, t in timings.items()}
+        ratio = medians["on"] / medians["off"]
+        worst = max(worst, ratio)
+        print(
+            f"{'GET records (500, crash)':28s} median µs: report_crashes=False "
+            f"{medians['off']:8.1f}  True {medians['on']:8.1f}  ratio on/off {ratio:.3f}"
+        )
         delivered = client.flush(timeout=10)
         print(f"events sent by the enabled client: {client.counters.get('sent', 0)} "
               f"(all delivered: {delivered})")  # fmt: skip

@@ -39,7 +39,8 @@ class Change:
         event: the event concerned.
         prop: the property concerned, ``None`` for the event itself.
         aspect: what changed: ``event``, ``property``, ``type``, ``max_length``,
-            ``min``, ``max``, ``values``, ``fallback``, ``purpose`` or ``sent_from``.
+            ``min``, ``max``, ``values``, ``fallback``, ``max_frames``, ``purpose`` or
+            ``sent_from``.
         old: the aspect before (``None`` when absent).
         new: the aspect after (``None`` when absent).
         detail: the change in a few words, for people.
@@ -169,6 +170,9 @@ def _property_changes(
         yield from _bound(event, new, "max", old.maximum, new.maximum, wider=1)
     elif new.type == "enum":
         yield from _enum_changes(event, old, new)
+    elif new.type == "frames":
+        yield from _bound(event, new, "max_frames", old.max_frames, new.max_frames, wider=1)
+        yield from _bound(event, new, "max_length", old.max_length, new.max_length, wider=1)
     if old.purpose != new.purpose:
         yield Change(
             "purpose", event, name, "purpose", old.purpose, new.purpose, f"now: {new.purpose}"

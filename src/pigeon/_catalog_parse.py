@@ -24,7 +24,7 @@ from pigeon.errors import CatalogError
 
 __all__ = ["parse_catalog"]
 
-_TYPES: Final = ("string", "integer", "boolean", "enum")
+_TYPES: Final = ("string", "integer", "boolean", "enum", "frames")
 _CATALOG_KEYS: Final = frozenset({"name", "version", "description"})
 _EVENT_KEYS: Final = frozenset({"purpose", "properties", "sent_from"})
 _PROPERTY_KEYS: Final = {
@@ -32,9 +32,13 @@ _PROPERTY_KEYS: Final = {
     "integer": frozenset({"type", "purpose", "min", "max", "example"}),
     "boolean": frozenset({"type", "purpose", "example"}),
     "enum": frozenset({"type", "purpose", "values", "fallback", "example"}),
+    "frames": frozenset({"type", "purpose", "max_frames", "max_length", "example"}),
 }
 # A longer string is free text, which has no place in telemetry.
 _MAX_STRING_LENGTH: Final = 1024
+# Bounds of a stack: enough for any app's own frames, small enough for a 32 KB event.
+_MAX_FRAMES: Final = 128
+_MAX_FRAME_LENGTH: Final = 256
 # Event and property names: what Segment, PostHog and SQL column aliases all accept.
 _NAME_CHARS: Final = frozenset(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:$"
@@ -107,12 +111,15 @@ def _parse_property(name: str, raw: object, source: str, event_where: str) -> Pr
         spec = PropertySpec(name, "integer", purpose, minimum=low, maximum=high)
     elif kind == "enum":
         spec = _parse_enum(name, purpose, table, source, where)
+    elif kind == "frames":
+        spec = _parse_frames(name, purpose, table, source, where)
     else:
         spec = PropertySpec(name, "boolean", purpose)
     example = table.get("example")
     if example is not None:
         checked = _check(spec, example)
-        if isinstance(checked, Problem) or checked != example:
+        expected = tuple(example) if isinstance(example, list) else example
+        if isinstance(checked, Problem) or checked != expected:
             raise CatalogError(f"{source}: {where}: example does not satisfy the declaration")
         spec = dataclasses.replace(spec, example=checked)
     return spec
@@ -143,6 +150,23 @@ def _parse_enum(
         ordered_values=tuple(values),
         fallback=fallback,
     )
+
+
+def _parse_frames(
+    name: str, purpose: str, table: Mapping[str, object], source: str, where: str
+) -> PropertySpec:
+    most, longest = table.get("max_frames"), table.get("max_length")
+    if type(most) is not int or not 1 <= most <= _MAX_FRAMES:
+        raise CatalogError(
+            f"{source}: {where}: max_frames: frames need max_frames, "
+            f"an integer from 1 to {_MAX_FRAMES}"
+        )
+    if type(longest) is not int or not 1 <= longest <= _MAX_FRAME_LENGTH:
+        raise CatalogError(
+            f"{source}: {where}: max_length: frames need max_length (per frame), "
+            f"an integer from 1 to {_MAX_FRAME_LENGTH}"
+        )
+    return PropertySpec(name, "frames", purpose, max_length=longest, max_frames=most)
 
 
 def _table(value: object, source: str, where: str) -> dict[str, object]:

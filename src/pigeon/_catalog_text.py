@@ -18,6 +18,11 @@ def describe(prop: PropertySpec) -> str:
         if low or high:
             return f"integer {'>=' if low else '<='} {prop.minimum if low else prop.maximum:,}"
         return "integer"
+    if prop.type == "frames":
+        return (
+            f"frames (module:function:line or <other>), at most {prop.max_frames}, "
+            f"each at most {prop.max_length} chars"
+        )
     if prop.type == "enum":
         values = ", ".join(prop.ordered_values)
         extra = f"; unknown -> {prop.fallback}" if prop.fallback else ""

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from pigeon._consent import Consent
+    from pigeon._crash import CrashDescriber
     from pigeon._identity import Identity
     from pigeon._pipeline import Item, Pipeline
     from pigeon._sender import Sender
@@ -83,6 +84,7 @@ class Client:
         capacity: int = 10_000,
         environ: Mapping[str, str] | None = None,
         exit_timeout: float = 1.0,
+        app_package: str | None = None,
     ) -> None:
         """Decide once whether telemetry is enabled, and prepare (but start nothing).
 
@@ -101,6 +103,9 @@ class Client:
             environ: the environment to read (default ``os.environ``).
             exit_timeout: the most the interpreter's exit may wait for delivery
                 (seconds, spool included, however the network behaves).
+            app_package: the app's own top-level package, whose frames
+                :meth:`report_exception` reports (other code is one ``<other>``
+                marker); default: the app name with ``-`` replaced by ``_``.
         """
         self.app = app
         self.version = version
@@ -129,6 +134,8 @@ class Client:
         self._anonymous_id: str | None = None
         self._sender: Sender | None = None
         self._pipeline: Pipeline | None = None
+        self._describe_crash: CrashDescriber | None = None
+        self.app_package = app_package or app.replace("-", "_")
         for message in self.settings.warnings:
             _warn(message)
         if not self.settings.enabled:
@@ -169,6 +176,7 @@ class Client:
             endpoint=self.settings.endpoint,
         )
         object.__setattr__(self, "track", _make_track(self._sender))
+        self._describe_crash = _crash_describer(self)
         _live_clients.add(self)
         for hook in _on_new_client:
             hook(self)
@@ -180,6 +188,32 @@ class Client:
         The properties are validated against the catalog later, on the sender
         thread: do not mutate the mapping after passing it.
         """
+
+    def report_exception(self, exc: BaseException) -> None:
+        """Queue one ``CrashReported`` for an unexpected exception; never raises or blocks.
+
+        Sends the exception's class, the ``module:function:line`` frames of the
+        app's own package (other code collapsed into ``<other>`` markers) and a
+        signature that line shifts do not change; never its message, arguments,
+        local variables, file names or paths. Opt-outs and modes apply exactly as
+        for :meth:`track`. A no-op when the catalog declares no ``CrashReported``.
+
+        Example::
+
+            try:
+                run_import(path)
+            except Exception as exc:
+                client.report_exception(exc)
+                raise
+        """
+        describe = self._describe_crash
+        if describe is None:
+            return
+        # Not contextlib.suppress: contextlib is kept out of `import pigeon` for speed.
+        try:  # noqa: SIM105
+            self.track(CRASH_EVENT, describe(exc).properties())
+        except Exception:  # noqa: S110  # never raise into the host: the crash goes unreported
+            pass
 
     @property
     def enabled(self) -> bool:
@@ -382,6 +416,28 @@ class Client:
     def __repr__(self) -> str:
         state = "enabled" if self.enabled else f"disabled: {self.disabled_reason}"
         return f"<pigeon.Client app={self.app!r} version={self.version!r} {state}>"
+
+
+CRASH_EVENT = "CrashReported"
+"""The catalog event :meth:`Client.report_exception` sends."""
+
+
+def _crash_describer(client: Client) -> CrashDescriber | None:
+    """What turns exceptions into ``CrashReported`` properties, if the catalog declares it."""
+    from pigeon._crash import CrashDescriber
+
+    try:
+        spec = client.catalog.events.get(CRASH_EVENT)
+    except Exception:  # a broken catalog: every event is refused later, crashes too
+        return None
+    if spec is None:
+        return None
+    frames = spec.properties.get("frames")
+    if frames is None or frames.type != "frames":  # no frames sent: any bounds do
+        return CrashDescriber(client.app_package, max_frames=1, max_length=1)
+    return CrashDescriber(
+        client.app_package, max_frames=frames.max_frames, max_length=frames.max_length
+    )
 
 
 def _noop_track(event: str, properties: Mapping[str, Any] | None = None) -> None:

@@ -64,7 +64,9 @@ NEVER_COLLECTED: Final = (
     "dataset names or workspace names",
     "records, their text or their annotations",
     "metadata or tags",
-    "exception messages or stack traces (only an error's stable code and entity type)",
+    "exception messages, arguments or local variables, file names or paths (of an "
+    "error only its stable code and entity type; of an unexpected error its class and "
+    "where in the app's own code it happened, as `module:function:line` frames)",
     "hardware identifiers (the install id is random)",
     "any event or property not declared above",
 )
@@ -300,7 +302,8 @@ def _transparency(app: str, prefix: str) -> str:
 
 def _cell(text: str) -> str:
     """``text`` safe inside a Markdown table cell."""
-    return text.replace("|", "\\|")
+    # `<other>` (the frames marker) would otherwise be read as an HTML tag.
+    return text.replace("|", "\\|").replace("<", "&lt;")
 
 
 def _code_spans(text: str) -> str:

@@ -29,6 +29,7 @@ reviewer can check.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ from typing import Final, Literal
 from pigeon.errors import CatalogError, UnknownCatalogError
 
 __all__ = [
+    "FRAME_PATTERN",
+    "OTHER_FRAMES",
     "Catalog",
     "EventSpec",
     "Problem",
@@ -48,11 +51,29 @@ __all__ = [
     "available_catalogs",
 ]
 
-PropertyType = Literal["string", "integer", "boolean", "enum"]
+PropertyType = Literal["string", "integer", "boolean", "enum", "frames"]
 """The types a catalog property may declare."""
 
-PropertyValue = str | int | bool | None
-"""A property value after validation (``None`` only where a client sent ``null``)."""
+PropertyValue = str | int | bool | tuple[str, ...] | None
+"""A property value after validation (``None`` only where a client sent ``null``).
+
+A ``frames`` property is a tuple of strings (a JSON array on the wire).
+"""
+
+OTHER_FRAMES: Final = "<other>"
+"""The ``frames`` item standing for one or more consecutive frames outside the app's package."""
+
+FRAME_PATTERN: Final = re.compile(
+    r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"  # module: a dotted name
+    r":(?:[A-Za-z_][A-Za-z0-9_]*|<[a-z]+>)(?:\.(?:[A-Za-z_][A-Za-z0-9_]*|<[a-z]+>))*"
+    r":[0-9]{1,9}"
+)
+"""One item of a ``frames`` property: ``module:function:line``.
+
+The module is a dotted name, the function a ``co_qualname`` (``Store.sort``,
+``load.<locals>.<lambda>``), the line a number. ASCII only and nothing else: no
+path, space or quote can pass for a frame, so a frame never carries user data.
+"""
 
 # 64-bit signed bounds: both stores keep integers in 64 bits.
 _INT_MIN: Final = -(2**63)
@@ -65,9 +86,11 @@ class PropertySpec:
 
     Attributes:
         name: the property's key on the wire.
-        type: one of ``string``, ``integer``, ``boolean``, ``enum``.
+        type: one of ``string``, ``integer``, ``boolean``, ``enum``, ``frames``.
         purpose: why it is collected, in one line.
-        max_length: strings longer than this are truncated (``string`` only).
+        max_length: strings longer than this are truncated (``string``); the
+            longest accepted frame (``frames``).
+        max_frames: the most frames accepted (``frames`` only).
         minimum: smallest accepted value (``integer`` only).
         maximum: largest accepted value (``integer`` only).
         values: accepted values (``enum`` only).
@@ -80,6 +103,7 @@ class PropertySpec:
     type: PropertyType
     purpose: str
     max_length: int = 0
+    max_frames: int = 0
     minimum: int = _INT_MIN
     maximum: int = _INT_MAX
     values: frozenset[str] = frozenset()
@@ -97,6 +121,10 @@ class PropertySpec:
             return max(self.minimum, min(self.maximum, 42))
         if self.type == "boolean":
             return False
+        if self.type == "frames":
+            frame = "app.module:function:1"  # cut, it would no longer be a frame
+            fits = len(frame) <= self.max_length
+            return ((OTHER_FRAMES, frame) if fits else (OTHER_FRAMES,))[: self.max_frames]
         return "example"[: self.max_length]
 
 
@@ -300,8 +328,43 @@ def _fast_check(prop: PropertySpec) -> _Check:
     if prop.type == "enum":
         values = prop.values
         return lambda v: type(v) is str and v in values
+    if prop.type == "frames":
+        return _frames_check(prop)
     limit = prop.max_length
     return lambda v: type(v) is str and len(v) <= limit and v.isascii()
+
+
+def _frames_check(prop: PropertySpec) -> _Check:
+    """A tuple of frames already seen valid (the SDK's crashes repeat), else the full rules.
+
+    A list (decoded JSON) always takes the full rules, which turn it into a tuple.
+    """
+    most, longest = prop.max_frames, prop.max_length
+    match = FRAME_PATTERN.fullmatch
+    seen: dict[str, None] = {}
+
+    def check(value: object) -> bool:
+        if type(value) is not tuple or len(value) > most:
+            return False
+        for frame in value:
+            if type(frame) is not str:
+                return False
+            if frame in seen:
+                continue
+            if len(frame) > longest:
+                return False
+            if frame != OTHER_FRAMES and match(frame) is None:
+                return False
+            if len(seen) >= _SEEN_FRAMES:  # bounded: forget all, relearn the live ones
+                seen.clear()
+            seen[frame] = None
+        return True
+
+    return check
+
+
+# Distinct valid frames remembered by one property's fast check.
+_SEEN_FRAMES: Final = 4096
 
 
 def _as_is(
@@ -382,9 +445,31 @@ def _check(prop: PropertySpec, value: object) -> PropertyValue | Problem:
                 f"must be between {prop.minimum} and {prop.maximum}",
             )
         return number
+    if kind == "frames":
+        return _check_frames(prop, value)
     if not isinstance(value, bool):
         return Problem(f"properties.{prop.name}", "must be a boolean")
     return value
+
+
+def _check_frames(prop: PropertySpec, value: object) -> tuple[str, ...] | Problem:
+    """A ``frames`` value: a list of at most ``max_frames`` frames, each valid and short enough."""
+    path = f"properties.{prop.name}"
+    if not isinstance(value, list | tuple):
+        return Problem(path, "must be a list of frames")
+    if len(value) > prop.max_frames:
+        return Problem(path, f"at most {prop.max_frames} frames")
+    frames: list[str] = []
+    for index, item in enumerate(value):
+        if not isinstance(item, str):
+            return Problem(path, f"frame {index}: must be a string")
+        frame = str.__str__(item)
+        if len(frame) > prop.max_length:
+            return Problem(path, f"frame {index}: longer than {prop.max_length} characters")
+        if frame != OTHER_FRAMES and FRAME_PATTERN.fullmatch(frame) is None:
+            return Problem(path, f"frame {index}: not module:function:line or {OTHER_FRAMES}")
+        frames.append(frame)
+    return tuple(frames)
 
 
 def _plain_text(value: str) -> str:

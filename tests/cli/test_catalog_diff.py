@@ -13,9 +13,9 @@ from tests.cli.conftest import RunCommand
 ARGILLA_TOML = Path(Catalog.load("argilla").source).read_text(encoding="utf-8")
 
 
-def edited(tmp_path: Path, *replacements: tuple[str, str], version: str = "1") -> str:
+def edited(tmp_path: Path, *replacements: tuple[str, str], version: str = "2") -> str:
     """A copy of the argilla catalog with ``replacements`` applied; its path."""
-    text = ARGILLA_TOML.replace('version = "1"', f'version = "{version}"', 1)
+    text = ARGILLA_TOML.replace('version = "2"', f'version = "{version}"', 1)
     for old, new in replacements:
         assert old in text, old
         text = text.replace(old, new, 1)
@@ -62,7 +62,7 @@ def test_a_widening_without_a_bump_exits_1_and_names_it(
 
 
 def test_the_same_change_with_a_new_version_exits_0(pigeon_cli: RunCommand, tmp_path: Path) -> None:
-    result = pigeon_cli("catalog", "diff", "argilla", edited(tmp_path, WIDER_RECORDS, version="2"))
+    result = pigeon_cli("catalog", "diff", "argilla", edited(tmp_path, WIDER_RECORDS, version="3"))
     assert result.status == 0, result.err
     assert "widened" in result.out
     assert "version bumped" in result.out

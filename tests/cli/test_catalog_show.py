@@ -14,7 +14,7 @@ def test_shows_every_event_property_and_purpose(pigeon_cli: RunCommand) -> None:
     result = pigeon_cli("catalog", "show", "argilla")
     assert result.status == 0, result.err
     out = result.out
-    assert out.startswith("catalog argilla v1: ")
+    assert out.startswith("catalog argilla v2: ")
     for event in ARGILLA.events.values():
         assert f"\n{event.name}\n  purpose: {event.purpose}\n" in out
         for prop in event.properties.values():

@@ -38,7 +38,7 @@ def test_preview_is_one_valid_batch_with_every_event(
         assert message["anonymousId"] == "00000000-0000-4000-8000-000000000000"
         context = message["context"]
         assert context["app"] == {"name": "argilla", "version": "1.29.0"}
-        assert context["catalog"] == {"name": "argilla", "version": "1"}
+        assert context["catalog"] == {"name": "argilla", "version": "2"}
         assert set(context["runtime"]) == {
             "python_version",
             "system",

@@ -18,7 +18,7 @@ def test_enabled_by_default(pigeon_cli: RunCommand, data_home: Path) -> None:
     assert f"{data_home / 'argilla' / 'telemetry_id'} (not created)" in result.out
     assert "ARGILLA_ENABLE_TELEMETRY=0 or DO_NOT_TRACK=1" in result.out
     assert "pigeon preview --app argilla" in result.out
-    assert "argilla v1 (5 events" in result.out
+    assert "argilla v2 (6 events" in result.out
     assert not data_home.exists()
 
 
@@ -97,8 +97,8 @@ def test_json_output(pigeon_cli: RunCommand, data_home: Path) -> None:
     assert report["anonymous_id"] is None
     assert report["catalog"] == {
         "name": "argilla",
-        "version": "1",
-        "events": 5,
+        "version": "2",
+        "events": 6,
         "accepted_version": None,
         "not_yet_notified": [],
     }

@@ -549,3 +549,55 @@ def count_rows(path: Path) -> int:
         return int(conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
     finally:
         conn.close()
+
+
+CRASH = {
+    "exception": "argilla_server.errors.Broken",
+    "frames": ["<other>", "argilla_server.api:list_records:140", "argilla_server.store:sort:52"],
+    "signature": "b91f4e191cf9700e",
+}
+
+
+@pytest.mark.parametrize(
+    ("frames", "reason"),
+    [
+        ("argilla_server.api:list_records:140", "must be a list of frames"),
+        ({"0": "a:b:1"}, "must be a list of frames"),
+        (["a:b:1"] * 33, "at most 32 frames"),
+        (["a:b:1", "m:" + "f" * 200 + ":1"], "frame 1: longer than 200 characters"),
+        (["/srv/app/api.py:handle:3"], "frame 0: not module:function:line or <other>"),
+        (["api:handle"], "frame 0: not module:function:line or <other>"),
+        (["api:handle:3 name='x'"], "frame 0: not module:function:line or <other>"),
+        (["a:b:1", 7], "frame 1: must be a string"),
+        ([None], "frame 0: must be a string"),
+    ],
+)
+def test_invalid_frames_are_refused_naming_the_field_and_reason(
+    collector: RunningCollector, frames: object, reason: str
+) -> None:
+    message = track("CrashReported", properties={**CRASH, "frames": frames})
+    body = assert_error(
+        collector.post("/v1/batch", {"batch": [message]}, basic(WRITE_KEY)),
+        400,
+        "invalid_events",
+        "batch[0].properties.frames",
+    )
+    assert reason in json.dumps(body)
+    assert stored(collector, message["messageId"]) is None
+    assert_alive(collector)
+
+
+def test_crash_frames_are_stored_as_a_json_array_and_forgotten(collector: RunningCollector) -> None:
+    messages = [track("CrashReported", properties=CRASH, anonymousId="crash-install")]
+    messages.append(track("CrashReported", properties={**CRASH, "frames": []}))
+    reply = collector.post("/v1/batch", {"batch": messages}, basic(WRITE_KEY))
+    assert reply.json == {"success": True, "accepted": 2, "rejected": []}
+    row = stored(collector, messages[0]["messageId"])
+    assert row is not None
+    assert json.loads(row["properties"]) == CRASH
+    empty = stored(collector, messages[1]["messageId"])
+    assert empty is not None
+    assert json.loads(empty["properties"])["frames"] == []
+    deleted = collector.request("DELETE", "/v1/installs/crash-install", headers=basic(WRITE_KEY))
+    assert deleted.json == {"success": True, "deleted": 1}
+    assert_alive(collector)

@@ -462,3 +462,27 @@ def test_each_commit_is_told_to_the_observer(store: SyncStore) -> None:
     store.store.observe_commits(None)
     store.write(make_events(5, seed=2))
     assert sum(n for n, _ in commits) == 35
+
+
+def test_a_frames_list_is_stored_counted_retained_and_forgotten(store: SyncStore) -> None:
+    # A tuple property (CrashReported.frames) goes through every store's writer,
+    # rollups, forget and retention like any other value.
+    frames = ("<other>", "argilla_server.api:list_records:140", "argilla_server.store:sort:52")
+    moment = DAY0 * MS_PER_DAY
+    events = [
+        StoredEvent(
+            uuid7(), "argilla", "CrashReported", f"crash-{i}", moment, moment,
+            app_version="1.29.0", python_version="3.11.7", system="Linux", release="5.15",
+            machine="x86_64", platform="Linux-5.15", library="pigeon/0.1.0",
+            catalog_version="2",
+            properties={"exception": "KeyError", "frames": frames, "signature": "0" * 16},
+        )
+        for i in range(3)
+    ]  # fmt: skip
+    assert store.write(events).stored == 3
+    assert store.write(events).stored == 0  # still de-duplicated
+    assert store.count("argilla") == 3
+    assert store.totals("argilla", "all", DAY0, DAY0)[0].events == 3
+    assert store.forget("argilla", "crash-0") == 1
+    store.apply_retention(1, moment + 100 * MS_PER_DAY)  # ClickHouse drops whole months
+    assert store.count("argilla") == 0

@@ -57,7 +57,8 @@ def test_demo_once_fills_the_store_with_several_installs(tmp_path: Path) -> None
     assert len(ids) == 7
     assert not (data / "installs" / "install-8").exists()
     events = totals(db, "event")
-    assert set(events) == {
+    # The deliberate crash is hit at random: most rounds, not every one.
+    assert set(events) - {"CrashReported"} == {
         "ServerStarted",
         "UserInfoRequested",
         "LogRecordsRequested",

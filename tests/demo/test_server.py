@@ -13,7 +13,7 @@ from fastapi import FastAPI
 import pigeon
 from pigeon.demo._app import create_app
 from pigeon.demo._settings import DemoSettings
-from pigeon.testing import capture_events
+from pigeon.testing import MemoryTransport, capture_events
 from tests.integrations.asgi_client import AppClient
 
 OWNER = {
@@ -219,6 +219,36 @@ def test_unexpected_exception_is_a_generic_error_reported_once(telemetry: pigeon
         {"code": ERRORS + "GenericServerError", **CLIENT_HEADERS}
     ]
     assert canary not in json.dumps(events)
+
+
+def test_sorting_records_by_annotation_is_the_demos_deliberate_crash(tmp_path: Any) -> None:
+    telemetry = pigeon.Client(
+        "argilla", "1.29.0", transport=MemoryTransport(), home=tmp_path / "home",
+        app_package="pigeon.demo",
+    )  # fmt: skip
+    canary = f"canary{secrets.token_hex(6)}"
+    records = [
+        {"id": 1, "text": "a", "annotation": "positive"},
+        {"id": 2, "text": "b", "annotation": None},
+    ]
+    with AppClient(make_app(telemetry)) as http, capture_events() as events:
+        bulk = http.post(
+            f"/api/datasets/{canary}/TextClassification:bulk",
+            headers=OWNER,
+            json={"records": records},
+        )
+        assert bulk.status_code == 200
+        assert http.get(f"/api/datasets/{canary}/records?sort=id", headers=OWNER).status_code == 200
+        crashed = http.get(f"/api/datasets/{canary}/records?sort=annotation", headers=OWNER)
+    assert crashed.status_code == 500
+    (crash,) = events.properties("CrashReported")
+    assert crash["exception"] == "TypeError"
+    places = [frame.rsplit(":", 1)[0] for frame in crash["frames"]]
+    # sorted() compares in C: the innermost Python frame is the one calling it.
+    assert places[-2:] == ["pigeon.demo._routes:list_records", "pigeon.demo._store:sort_records"]
+    assert places[0] == "<other>"
+    assert canary not in json.dumps(events)
+    telemetry.shutdown()
 
 
 # -- the rest of the API ------------------------------------------------------------

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.requests import Request
 
-from pigeon.catalog import Catalog, PropertySpec
+from pigeon.catalog import FRAME_PATTERN, Catalog, PropertySpec
 from pigeon.collector._body import read_body
 from pigeon.collector._errors import ApiError
 from pigeon.collector._events import Sorting
@@ -70,6 +70,10 @@ def valid_value(spec: PropertySpec) -> st.SearchStrategy[Any]:
         return st.integers(min_value=spec.minimum, max_value=min(spec.maximum, 2**63 - 1))
     if spec.type == "boolean":
         return st.booleans()
+    if spec.type == "frames":
+        name = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True)
+        frame = st.builds("{}:{}:{}".format, name, name, st.integers(min_value=0, max_value=99_999))
+        return st.lists(frame | st.just("<other>"), max_size=spec.max_frames)
     return st.text(max_size=spec.max_length * 2)
 
 
@@ -127,6 +131,11 @@ def check_verdict(event: str, properties: Any) -> None:
             assert type(value) is bool
         elif prop.type == "enum":
             assert value in prop.values or value == prop.fallback
+        elif prop.type == "frames":
+            assert type(value) is tuple
+            assert len(value) <= prop.max_frames
+            assert all(type(f) is str and len(f) <= prop.max_length for f in value)
+            assert all(f == "<other>" or FRAME_PATTERN.fullmatch(f) for f in value)
         else:
             assert type(value) is str
             assert len(value) <= prop.max_length

@@ -438,7 +438,7 @@ def test_working_telemetry_never_changes_a_response(telemetry: pigeon.Client) ->
     baseline = play(build_app(telemetry, instrument=False))
     with capture_events() as events:
         assert play(build_app(telemetry)) == baseline
-    assert len(events) == 5  # me, bulk, missing, crash, handled
+    assert len(events) == 6  # me, bulk, missing, crash (and its CrashReported), handled
 
 
 # -- disabled clients and other scopes --------------------------------------------

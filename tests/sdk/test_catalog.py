@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pigeon.catalog import Catalog, PropertySpec, available_catalogs
+from pigeon.catalog import FRAME_PATTERN, Catalog, PropertySpec, available_catalogs
 from pigeon.errors import CatalogError, UnknownCatalogError
 
 ARGILLA = Catalog.load("argilla")
@@ -24,7 +24,7 @@ ARGILLA = Catalog.load("argilla")
 def test_argilla_is_shipped() -> None:
     assert "argilla" in available_catalogs()
     assert ARGILLA.name == "argilla"
-    assert ARGILLA.version == "1"
+    assert ARGILLA.version == "2"
     assert ARGILLA.source.endswith("argilla.toml")
 
 
@@ -36,6 +36,7 @@ def test_argilla_declares_the_reference_events() -> None:
         "ServerErrorFound": {"code", "type", "user-agent", "accept-language"},
         "TrainerUsage": {"framework", "task"},
         "ServerStarted": set(),
+        "CrashReported": {"exception", "frames", "signature"},
     }
     types = {
         (event, name): prop.type
@@ -54,6 +55,9 @@ def test_argilla_declares_the_reference_events() -> None:
         ("ServerErrorFound", "accept-language"): "string",
         ("TrainerUsage", "framework"): "enum",
         ("TrainerUsage", "task"): "enum",
+        ("CrashReported", "exception"): "string",
+        ("CrashReported", "frames"): "frames",
+        ("CrashReported", "signature"): "string",
     }
     task = declared["LogRecordsRequested"]["task"]
     assert task.ordered_values == ("TextClassification", "TokenClassification", "Text2Text")
@@ -527,6 +531,10 @@ def test_validate_never_raises_and_keeps_its_promises(event_name: str, propertie
         elif declared.type == "integer":
             assert type(value) is int
             assert declared.minimum <= value <= declared.maximum
+        elif declared.type == "frames":
+            assert type(value) is tuple
+            assert len(value) <= declared.max_frames
+            assert all(f == "<other>" or FRAME_PATTERN.fullmatch(f) for f in value)
         else:
             assert type(value) is bool
     # Whatever was accepted encodes as UTF-8 JSON (what the sender will do with it).

@@ -67,13 +67,18 @@ def test_every_wire_field_is_on_the_page(field: str) -> None:
     assert f"`{field}`" in PAGE
 
 
+def cell(text: str) -> str:
+    """``text`` as a Markdown table cell shows it (``<other>`` is not an HTML tag)."""
+    return text.replace("|", "\\|").replace("<", "&lt;")
+
+
 def test_every_event_and_property_is_on_the_page_with_type_bounds_and_purpose() -> None:
     for event in ARGILLA.events.values():
         text = section(PAGE, f"#### `{event.name}`")
         assert event.purpose in text
         assert event.sent_from.split(",")[0].strip() in text
         for prop in event.properties.values():
-            assert f"| `{prop.name}` | {describe(prop)} | {prop.purpose} |" in text
+            assert f"| `{prop.name}` | {cell(describe(prop))} | {cell(prop.purpose)} |" in text
         if not event.properties:
             assert "No properties" in text
 

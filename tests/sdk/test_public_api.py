@@ -29,6 +29,8 @@ PUBLIC_API = {
         "__version__",
     ],
     pigeon.catalog: [
+        "FRAME_PATTERN",
+        "OTHER_FRAMES",
         "Catalog",
         "EventSpec",
         "Problem",
@@ -44,6 +46,7 @@ PUBLIC_API = {
 
 CLIENT_API = {
     "track",
+    "report_exception",
     "enabled",
     "disabled_reason",
     "anonymous_id",

@@ -66,7 +66,7 @@ def test_wire_message_has_exactly_the_documented_keys(tmp_path: Path) -> None:
     assert set(context["runtime"]) == RUNTIME_KEYS
     assert set(context["catalog"]) == {"name", "version"}
     assert context["app"] == {"name": "argilla", "version": "2.0"}
-    assert context["catalog"] == {"name": "argilla", "version": "1"}
+    assert context["catalog"] == {"name": "argilla", "version": "2"}
 
 
 @pytest.fixture

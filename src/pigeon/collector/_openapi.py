@@ -18,8 +18,12 @@ _STRING_OR_NULL: Final = {"type": ["string", "null"]}
 _PROPERTIES: Final = {
     "type": ["object", "null"],
     "description": "Event properties, validated against the write key's catalog: "
-    "undeclared ones are dropped, wrong types refuse the event, long strings are truncated.",
-    "additionalProperties": {"type": ["string", "integer", "boolean", "null"]},
+    "undeclared ones are dropped, wrong types refuse the event, long strings are truncated; "
+    "a frames property is an array of strings.",
+    "additionalProperties": {
+        "type": ["string", "integer", "boolean", "null", "array"],
+        "items": {"type": "string"},
+    },
 }
 
 SEGMENT_MESSAGE: Final[dict[str, Any]] = {

@@ -28,7 +28,7 @@ from pigeon.demo._models import (
     WorkspaceOut,
 )
 from pigeon.demo._settings import DEFAULT_WORKSPACE
-from pigeon.demo._store import Dataset, DemoStore, User
+from pigeon.demo._store import Dataset, DemoStore, User, sort_records
 from pigeon.integrations.asgi import report_bulk
 
 __all__ = ["router"]
@@ -126,15 +126,18 @@ async def delete_dataset(
 
 @router.get("/datasets/{name}/records")
 async def list_records(
+    *,
     name: str,
     user: CurrentUser,
     store: Store,
     workspace: WorkspaceQuery = DEFAULT_WORKSPACE,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    sort: Annotated[str | None, Query(pattern="^(id|annotation)$")] = None,
 ) -> RecordsOut:
-    """The first ``limit`` records of a dataset."""
+    """The first ``limit`` records of a dataset, in upload order or sorted by ``sort``."""
     dataset = store.dataset(name, workspace)
-    return RecordsOut(records=dataset.records[:limit], total=len(dataset.records))
+    records = dataset.records if sort is None else sort_records(dataset.records, sort)
+    return RecordsOut(records=records[:limit], total=len(dataset.records))
 
 
 @router.post("/datasets/{name}/{task}:bulk")

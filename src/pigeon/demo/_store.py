@@ -14,7 +14,7 @@ from pigeon.demo._errors import EntityAlreadyExistsError, EntityNotFoundError, W
 from pigeon.demo._models import Record, Role, Task
 from pigeon.demo._settings import DEFAULT_USERNAME, DEFAULT_WORKSPACE
 
-__all__ = ["Dataset", "DemoStore", "User"]
+__all__ = ["Dataset", "DemoStore", "User", "sort_records"]
 
 
 @dataclass(slots=True)
@@ -150,3 +150,17 @@ class DemoStore:
         dataset.tags.update(tags)
         dataset.metadata.update(metadata)
         return len(accepted), len(records) - len(accepted)
+
+
+def sort_records(records: list[Record], key: str) -> list[Record]:
+    """``records`` sorted by one of their fields.
+
+    The demo's deliberate bug: a dataset where some records have no annotation
+    cannot be sorted by it (``None < str`` raises ``TypeError``), so
+    ``?sort=annotation`` answers 500 and the server reports a ``CrashReported``.
+    """
+    return sorted(records, key=lambda record: _sort_key(record, key))
+
+
+def _sort_key(record: Record, key: str) -> Any:
+    return getattr(record, key)

@@ -38,6 +38,8 @@ def build_client(settings: DemoSettings, environ: Mapping[str, str] | None = Non
         write_key=TELEMETRY_WRITE_KEY,
         home=settings.home,
         environ=environ,
+        # The server's own code, whose frames a crash reports (not the app name's `argilla`).
+        app_package="pigeon.demo",
     )
 
 

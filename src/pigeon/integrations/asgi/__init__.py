@@ -27,6 +27,9 @@ What is recorded, and from where:
   type from :func:`describe_error` (or the ``describe_error`` you pass), never its
   message; both for exceptions handled by a :func:`reporting_handler`-wrapped
   exception handler and for exceptions that propagate out of the app.
+- ``CrashReported``: each exception that propagates out of the app (a 500), with
+  its class and the ``module:function:line`` frames of the app's own package
+  (``TelemetryMiddleware(report_crashes=False)`` turns it off).
 """
 
 from pigeon.integrations.asgi._errors import ErrorDescriber, ErrorInfo, describe_error

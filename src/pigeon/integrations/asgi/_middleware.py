@@ -3,7 +3,9 @@
 Per HTTP request it puts one small :class:`RequestTelemetry` in the scope, so
 that handlers (bulk uploads, exception handlers) can report through it; it
 records ``UserInfoRequested`` when ``GET /api/me`` answers 2xx, and reports an
-exception that propagates out of the app, then re-raises it untouched.
+exception that propagates out of the app (``ServerErrorFound``, and a
+``CrashReported`` with its class and the app's own frames: it is a 500), then
+re-raises it untouched.
 
 At ``lifespan.shutdown`` it delivers what is queued (bounded) and spools the
 rest before the server hears that the app is done: uvicorn ends its worker
@@ -61,6 +63,11 @@ class TelemetryMiddleware:
           :func:`~pigeon.integrations.asgi.reporting_handler`.
         - ``LogRecordsRequested`` when a handler calls
           :func:`~pigeon.integrations.asgi.report_bulk`.
+        - ``CrashReported`` once per exception that propagates out of the app
+          (the server answers 500): its class, the ``module:function:line``
+          frames of the app's own package and a signature, never its message
+          (see :meth:`pigeon.Client.report_exception`). Errors an exception
+          handler turns into a response are API errors, not crashes.
     """
 
     def __init__(
@@ -72,6 +79,7 @@ class TelemetryMiddleware:
         describe_error: ErrorDescriber = describe_error,
         headers: Collection[str] = DEFAULT_HEADERS,
         shutdown_timeout: float = 1.0,
+        report_crashes: bool = True,
     ) -> None:
         """Wrap ``app``; telemetry goes to ``client``.
 
@@ -86,11 +94,14 @@ class TelemetryMiddleware:
                 the events whose catalog entry declares a property of that name.
             shutdown_timeout: the most ``lifespan.shutdown`` waits for delivery
                 before spooling what is left (seconds).
+            report_crashes: whether an exception propagating out of the app is
+                also reported as ``CrashReported`` (when the catalog declares it).
         """
         self.app = app
         self.client = client
         self.shutdown_timeout = shutdown_timeout
         self.describe_error = describe_error
+        self.report_crashes = report_crashes
         self._active = bool(client.enabled)
         base = me_path.rstrip("/") or "/"
         self._me_paths = frozenset({base, f"{base.rstrip('/')}/"})
@@ -112,6 +123,8 @@ class TelemetryMiddleware:
             await self.app(scope, receive, send)
         except Exception as exc:
             request.report_error(exc)
+            if self.report_crashes:
+                self.client.report_exception(exc)  # never raises
             raise
 
     def _settle_at_shutdown(self, send: Send) -> Send:
