@@ -5,6 +5,7 @@ every number a store shows, and a layout-2-to-1 rewrite for stores too big to sh
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import sqlite3
 from pathlib import Path
@@ -13,6 +14,8 @@ from typing import Any
 from pigeon.collector.stats import VIEWS, compute_view, day_to_iso, parse_query
 from pigeon.collector.storage import Store, StoredEvent, open_store
 from pigeon.collector.storage._dimensions import DIMENSIONS
+from pigeon.collector.storage._raw import RAW_COLUMNS
+from pigeon.collector.storage._sqlite_layouts import RELEASE_DIMENSIONS
 from tests.collector.migrations.history import (
     DAYS,
     FIRST_DAY,
@@ -106,6 +109,62 @@ async def numbers_of(store: Store, ranges: tuple[tuple[int, int], ...] = RANGES)
     return numbers
 
 
+def about_release(key: str) -> bool:
+    """Whether a :func:`numbers_of` key is a series or totals of a layout-3 dimension."""
+    words = key.split(" ")
+    return words[0] in ("series", "totals") and words[1] in RELEASE_DIMENSIONS
+
+
+def release_numbers_at(url: str, keys: list[str]) -> dict[str, Any]:
+    """The rows of the :func:`numbers_of` ``keys`` (series and totals) of the store at ``url``."""
+
+    async def read() -> dict[str, Any]:
+        store = open_store(url)
+        try:
+            out: dict[str, Any] = {}
+            for key in keys:
+                kind, dimension, app, days = key.split(" ")
+                first, last = (int(day) for day in days.split("-"))
+                read_rows = store.series if kind == "series" else store.totals
+                out[key] = await read_rows(None if app == "None" else app, dimension, first, last)
+            return out
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
+
+
+def kept_events(path: Path) -> list[StoredEvent]:
+    """The raw events a store file holds, as they were written."""
+    columns = [column for column in RAW_COLUMNS if column != "day"]
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute(f"SELECT {', '.join(columns)} FROM events").fetchall()
+    finally:
+        conn.close()
+    events = []
+    for row in rows:
+        fields = dict(zip(columns, row, strict=True))
+        fields["properties"] = json.loads(fields["properties"])
+        events.append(StoredEvent(**fields))
+    return events
+
+
+def new_store_with(events: list[StoredEvent], path: Path) -> Path:
+    """A store of today's layout at ``path`` holding exactly ``events``."""
+
+    async def build() -> None:
+        store = open_store(url_of(path))
+        try:
+            await store.write(events)
+        finally:
+            await store.close()
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    asyncio.run(build())
+    return path
+
+
 def numbers_at(url: str) -> dict[str, Any]:
     """:func:`numbers_of` the store at ``url`` (opened for writing: it is migrated if older)."""
 
@@ -130,15 +189,22 @@ def layout_of(path: Path) -> str:
 
 
 def downgrade_to_layout_1(path: Path) -> None:
-    """Rewrite a closed layout-2 store as the layout-1 release would have written it.
+    """Rewrite a closed store of today's layout as the layout-1 release would have written it.
 
-    Layout 2 only added derived data to layout 1 (a column and tables computed
-    from ``rollup_installs``), so dropping it gives back the release's file;
+    Layouts 2 and 3 only added derived data to layout 1 (a column and tables
+    computed from ``rollup_installs``, then the rows of new dimensions), so
+    dropping it gives back the release's file;
     ``test_the_rewrite_gives_what_the_release_wrote`` proves it on the fixtures.
     """
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("BEGIN")
+        marks = ", ".join("?" * len(RELEASE_DIMENSIONS))
+        for table in ("rollup_daily", "rollup_installs"):
+            conn.execute(
+                f"DELETE FROM {table} WHERE dimension IN ({marks})",  # fixed names
+                RELEASE_DIMENSIONS,
+            )
         for table in ("install_ordinals", "rollup_bitmaps", "rollup_bitmaps_weekly", "apps"):
             conn.execute(f"DROP TABLE {table}")
         conn.execute("ALTER TABLE rollup_daily RENAME TO rollup_daily_layout_2")

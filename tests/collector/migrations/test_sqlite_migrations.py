@@ -18,18 +18,23 @@ import pytest
 
 from pigeon.collector.stats import day_to_iso
 from pigeon.collector.storage import StoredEvent, StoreError, open_store
-from pigeon.collector.storage._sqlite_layouts import STEPS
+from pigeon.collector.storage._sqlite_layouts import RELEASE_DIMENSIONS, STEPS
 from pigeon.collector.storage._sqlite_schema import LAYOUTS, SCHEMA_VERSION
 from tests.collector._running import ADMIN_TOKEN, RunningCollector
 from tests.collector.migrations._stores import (
     FIXTURES,
     RANGES,
+    about_release,
     downgrade_to_layout_1,
     fixture_copy,
+    history_events,
+    kept_events,
     layout_of,
+    new_store_with,
     new_store_with_history,
     numbers_at,
     numbers_of,
+    release_numbers_at,
     url_of,
 )
 from tests.collector.migrations.history import FIRST_DAY, MS_PER_DAY
@@ -76,11 +81,23 @@ def test_a_store_of_each_layout_opens_with_the_numbers_of_a_new_one(
 ) -> None:
     path = fixture_copy(version, tmp_path)
     before = digest(path)
+    kept = kept_events(path) if int(version) < 3 else []
     numbers = numbers_at(url_of(path))
     assert layout_of(path) == SCHEMA_VERSION
     assert numbers.keys() == reference.keys()
+    backfilled = {}
+    if kept:
+        # Layout 3's dimensions are counted from the raw events the old store
+        # kept: exactly what a new store holding those events counts.
+        url = url_of(new_store_with(kept, tmp_path / "kept" / "pigeon.db"))
+        backfilled = release_numbers_at(url, [key for key in numbers if about_release(key)])
+        assert any(rows for rows in backfilled.values())
     for key, value in reference.items():
-        assert numbers[key] == value, key
+        if key in backfilled:
+            assert numbers[key] == backfilled[key], key
+        elif not (kept and key.startswith("view release_health ")):
+            # (That view joins versions, kept whole, with the backfilled problems.)
+            assert numbers[key] == value, key
     backups = sorted(tmp_path.glob(f"pigeon.layout-{version}.*.db"))
     if version == SCHEMA_VERSION:
         assert backups == []
@@ -99,6 +116,8 @@ def test_a_store_of_each_layout_opens_with_the_numbers_of_a_new_one(
 def test_a_migrated_store_keeps_counting_like_a_new_one(tmp_path: Path) -> None:
     migrated = fixture_copy("1", tmp_path / "migrated")
     fresh = new_store_with_history(tmp_path / "fresh" / "pigeon.db")
+    # Layout 3's dimensions count the raw events the old store kept (see above).
+    kept = new_store_with(kept_events(migrated), tmp_path / "kept" / "pigeon.db")
     day = FIRST_DAY + 59
     later = [
         StoredEvent(
@@ -117,7 +136,14 @@ def test_a_migrated_store_keeps_counting_like_a_new_one(tmp_path: Path) -> None:
         finally:
             await store.close()
 
-    assert asyncio.run(more(migrated)) == asyncio.run(more(fresh))
+    numbers, expected = asyncio.run(more(migrated)), asyncio.run(more(fresh))
+    assert numbers.keys() == expected.keys()
+    expected_release = asyncio.run(more(kept))
+    for key, value in numbers.items():
+        if about_release(key):
+            assert value == expected_release[key], key
+        elif not key.startswith("view release_health "):
+            assert value == expected[key], key
 
 
 def test_the_rewrite_to_layout_1_gives_what_the_release_wrote(tmp_path: Path) -> None:
@@ -137,8 +163,8 @@ def test_dry_run_lists_the_steps_and_changes_nothing(tmp_path: Path) -> None:
     before = digest(path)
     done = pigeon("migrate", "--store", url_of(path), "--dry-run")
     assert done.returncode == 0, done.stderr
-    assert "is at layout 1; migrating it to 2 would:" in done.stdout
-    assert STEPS["1"].summary in done.stdout
+    assert f"is at layout 1; migrating it to {SCHEMA_VERSION} would:" in done.stdout
+    assert all(step.summary in done.stdout for step in STEPS.values())
     assert digest(path) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pigeon.db"]
 
@@ -147,11 +173,11 @@ def test_the_command_migrates_once_then_says_up_to_date(tmp_path: Path) -> None:
     path = fixture_copy("1", tmp_path)
     done = pigeon("migrate", "--store", url_of(path))
     assert done.returncode == 0, done.stderr
-    assert "migrated from layout 1 to 2" in done.stdout
+    assert f"migrated from layout 1 to {SCHEMA_VERSION}" in done.stdout
     assert "backup at" in done.stdout
     again = pigeon("migrate", "--store", url_of(path))
     assert again.returncode == 0, again.stderr
-    assert "is up to date (layout 2)" in again.stdout
+    assert f"is up to date (layout {SCHEMA_VERSION})" in again.stdout
     assert len(list(tmp_path.glob("pigeon.layout-1.*.db"))) == 1
 
 
@@ -159,7 +185,7 @@ def test_no_backup_means_none(tmp_path: Path) -> None:
     path = fixture_copy("1", tmp_path)
     done = pigeon("migrate", "--store", url_of(path), "--no-backup")
     assert done.returncode == 0, done.stderr
-    assert layout_of(path) == "2"
+    assert layout_of(path) == SCHEMA_VERSION
     assert list(tmp_path.glob("pigeon.layout-*")) == []
 
 
@@ -173,15 +199,16 @@ def test_no_store_yet_is_not_an_error(tmp_path: Path) -> None:
 def test_a_store_of_a_newer_layout_is_refused_and_left_alone(tmp_path: Path) -> None:
     path = fixture_copy(SCHEMA_VERSION, tmp_path)
     conn = sqlite3.connect(path)
-    conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    newer = str(int(SCHEMA_VERSION) + 1)
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (newer,))
     conn.commit()
     conn.close()
     before = digest(path)
-    with pytest.raises(StoreError, match="layout 3 was written by a newer pigeon"):
+    with pytest.raises(StoreError, match=f"layout {newer} was written by a newer pigeon"):
         open_store(url_of(path))
     done = pigeon("migrate", "--store", url_of(path))
     assert done.returncode == 1
-    assert "layout 3 was written by a newer pigeon" in done.stderr
+    assert f"layout {newer} was written by a newer pigeon" in done.stderr
     assert "Traceback" not in done.stderr
     served = pigeon("serve", "--store", url_of(path), "--port", "0")
     assert served.returncode == 1
@@ -268,7 +295,7 @@ def test_serve_with_workers_migrates_once_and_serves_the_old_numbers(
         tmp_path, url_of(path), "--workers", "2", "--min-installs", "1"
     )
     try:
-        assert "store migrated from layout 1 to 2" in collector.stdout
+        assert f"store migrated from layout 1 to {SCHEMA_VERSION}" in collector.stdout
         first, last = RANGES[0]
         for name in ("overview", "versions", "errors", "bulk"):
             reply = collector.request(
@@ -284,3 +311,34 @@ def test_serve_with_workers_migrates_once_and_serves_the_old_numbers(
     finally:
         assert collector.stop() == 0
     assert len(list(path.parent.glob("pigeon.layout-1.*.db"))) == 1
+
+
+def test_layout_3_counts_crashes_and_versioned_errors_from_the_kept_events(
+    tmp_path: Path,
+) -> None:
+    # The fixtures hold no crash (their history predates it): write some, with
+    # stacks as JSON lists, then strip the layout-3 rows as layout 2 lacked them.
+    crashes = [
+        StoredEvent(
+            f"crash-{n}", "argilla", "CrashReported", f"install-{n % 7}",
+            (FIRST_DAY + 50 + n % 9) * MS_PER_DAY + n, (FIRST_DAY + 50) * MS_PER_DAY,
+            app_version=f"1.29.{n % 2}",
+            properties={
+                "exception": "KeyError", "signature": f"{n % 3:016x}",
+                "frames": ("<other>", f"argilla.api:handler:{10 + n % 4}"),
+            },
+        )
+        for n in range(120)
+    ]  # fmt: skip
+    path = tmp_path / "pigeon.db"
+    new_store_with(history_events() + crashes, path)
+    expected = numbers_at(url_of(path))
+    assert any(expected[key] for key in expected if key.startswith("totals crash_frames "))
+    conn = sqlite3.connect(path, isolation_level=None)
+    marks = ", ".join("?" * len(RELEASE_DIMENSIONS))
+    for table in ("rollup_daily", "rollup_installs", "rollup_bitmaps", "rollup_bitmaps_weekly"):
+        conn.execute(f"DELETE FROM {table} WHERE dimension IN ({marks})", RELEASE_DIMENSIONS)
+    conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    conn.close()
+    assert numbers_at(url_of(path)) == expected
+    assert layout_of(path) == SCHEMA_VERSION

@@ -12,16 +12,26 @@ the last has a step; a test checks it.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 from typing import Final
 
+from pigeon.collector.storage._base import StoredEvent
+from pigeon.collector.storage._dimensions import CRASH_EVENT
 from pigeon.collector.storage._migration import Step
+from pigeon.collector.storage._raw import RAW_COLUMNS
 from pigeon.collector.storage._sqlite_bitmaps import CHUNK_BITS, to_blob, week_of
+from pigeon.collector.storage._sqlite_installs import record_new_installs
+from pigeon.collector.storage._sqlite_rollups import BucketMemo, InstallCache, rollup_delta
 from pigeon.collector.storage._sqlite_schema import SCHEMA
-from pigeon.collector.storage._sqlite_statements import upsert_bitmaps
+from pigeon.collector.storage._sqlite_statements import (
+    insert_installs,
+    upsert_bitmaps,
+    upsert_daily,
+)
 
-__all__ = ["STEPS", "SQLiteStep"]
+__all__ = ["RELEASE_DIMENSIONS", "STEPS", "SQLiteStep"]
 
 _FLUSH_ROWS: Final = 4096
 """Bitmap rows gathered before they are written (bounds the step's memory)."""
@@ -109,6 +119,53 @@ def _flush_weekly(conn: sqlite3.Connection, weekly: dict[_BitmapKey, int]) -> No
     weekly.clear()
 
 
+RELEASE_DIMENSIONS: Final = ("error_version", "crash", "crash_version", "crash_frames")
+"""The dimensions layout 3 added, which its step backfills from the raw events kept."""
+
+_RELEASE_EVENTS: Final = ("ServerErrorFound", CRASH_EVENT)
+_BACKFILL_BATCH: Final = 5000
+_EVENT_FIELDS: Final = tuple(column for column in RAW_COLUMNS if column != "day")
+
+
+def _layout_2_to_3(conn: sqlite3.Connection) -> None:
+    # The new dimensions are derived from the events alone, so the raw events
+    # still kept rebuild them exactly; older history (deleted by retention)
+    # only ever had the dimensions without versions. Rows a development build
+    # may have written already are rebuilt, not added to.
+    marks = ", ".join("?" * len(RELEASE_DIMENSIONS))
+    for table in ("rollup_daily", "rollup_installs", "rollup_bitmaps", "rollup_bitmaps_weekly"):
+        conn.execute(
+            f"DELETE FROM {table} WHERE dimension IN ({marks})",  # noqa: S608  # fixed names
+            RELEASE_DIMENSIONS,
+        )
+    cache, memo = InstallCache(), BucketMemo()
+    wanted = set(RELEASE_DIMENSIONS)
+    rows = conn.execute(
+        f"SELECT {', '.join(_EVENT_FIELDS)} FROM events "  # noqa: S608  # fixed names
+        "WHERE event IN (?, ?) ORDER BY message_id",
+        _RELEASE_EVENTS,
+    )
+    while batch := rows.fetchmany(_BACKFILL_BATCH):
+        events = [_stored(row) for row in batch]
+        delta = rollup_delta(events, cache, memo)
+        installs = [row for row in delta.installs if row[1] in wanted]
+        new = record_new_installs(conn, insert_installs(conn, installs), cache)
+        upsert_daily(
+            conn,
+            [
+                (*key, count, amount, new.get(key, 0))
+                for key, (count, amount) in delta.daily.items()
+                if key[1] in wanted
+            ],
+        )
+
+
+def _stored(row: tuple[object, ...]) -> StoredEvent:
+    fields = dict(zip(_EVENT_FIELDS, row, strict=True))
+    fields["properties"] = json.loads(str(fields["properties"]))
+    return StoredEvent(**fields)  # type: ignore[arg-type]  # the columns are the fields
+
+
 STEPS: Final[dict[str, SQLiteStep]] = {
     step.source: step
     for step in (
@@ -118,6 +175,13 @@ STEPS: Final[dict[str, SQLiteStep]] = {
             "add per-day distinct install counts to rollup_daily, number every install, "
             "build the install bitmaps and the apps table from rollup_installs",
             _layout_1_to_2,
+        ),
+        SQLiteStep(
+            "2",
+            "3",
+            "count the release-health dimensions (errors and crashes per version, crash "
+            "signatures and stacks) from the raw events kept",
+            _layout_2_to_3,
         ),
     )
 }

@@ -51,7 +51,7 @@ __all__ = [
     "version_problem",
 ]
 
-LAYOUTS: Final = ("1", "2")
+LAYOUTS: Final = ("1", "2", "3")
 """Every layout version a pigeon release wrote, oldest first (each has a migration to the next)."""
 
 SCHEMA_VERSION: Final = LAYOUTS[-1]
