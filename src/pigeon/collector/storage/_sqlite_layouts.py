@@ -130,34 +130,20 @@ _EVENT_FIELDS: Final = tuple(column for column in RAW_COLUMNS if column != "day"
 def _layout_2_to_3(conn: sqlite3.Connection) -> None:
     # The new dimensions are derived from the events alone, so the raw events
     # still kept rebuild them exactly; older history (deleted by retention)
-    # only ever had the dimensions without versions. Rows a development build
-    # may have written already are rebuilt, not added to.
-    marks = ", ".join("?" * len(RELEASE_DIMENSIONS))
-    for table in ("rollup_daily", "rollup_installs", "rollup_bitmaps", "rollup_bitmaps_weekly"):
-        conn.execute(
-            f"DELETE FROM {table} WHERE dimension IN ({marks})",  # noqa: S608  # fixed names
-            RELEASE_DIMENSIONS,
-        )
-    cache, memo = InstallCache(), BucketMemo()
-    wanted = set(RELEASE_DIMENSIONS)
+    # only ever had the dimensions without versions. No release of layout 2
+    # wrote any of them, so they are added to nothing.
+    cache, memo = InstallCache(), BucketMemo(only=frozenset(RELEASE_DIMENSIONS))
     rows = conn.execute(
         f"SELECT {', '.join(_EVENT_FIELDS)} FROM events "  # noqa: S608  # fixed names
         "WHERE event IN (?, ?) ORDER BY message_id",
         _RELEASE_EVENTS,
     )
     while batch := rows.fetchmany(_BACKFILL_BATCH):
-        events = [_stored(row) for row in batch]
-        delta = rollup_delta(events, cache, memo)
-        installs = [row for row in delta.installs if row[1] in wanted]
-        new = record_new_installs(conn, insert_installs(conn, installs), cache)
-        upsert_daily(
-            conn,
-            [
-                (*key, count, amount, new.get(key, 0))
-                for key, (count, amount) in delta.daily.items()
-                if key[1] in wanted
-            ],
-        )
+        delta = rollup_delta([_stored(row) for row in batch], cache, memo)
+        new = record_new_installs(conn, insert_installs(conn, delta.installs), cache)
+        daily = delta.daily.items()
+        upsert_daily(conn, [(*key, n, amount, new.get(key, 0)) for key, (n, amount) in daily])
+        cache.add_all(delta.install_hashes)
 
 
 def _stored(row: tuple[object, ...]) -> StoredEvent:

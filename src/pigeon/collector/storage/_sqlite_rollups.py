@@ -119,8 +119,10 @@ class BucketMemo:
     buckets (``id()``, no tuple hashing per event). One per writer thread.
     """
 
-    def __init__(self, capacity: int = 32_768) -> None:
+    def __init__(self, capacity: int = 32_768, only: frozenset[str] | None = None) -> None:
+        """Remember ``capacity`` signatures; with ``only``, count those dimensions alone."""
         self._capacity = capacity
+        self._only = only
         self._entries: dict[Hashable, _Entry] = {}
         self._shared: dict[Buckets, Buckets] = {}
 
@@ -136,7 +138,12 @@ class BucketMemo:
         return found
 
     def _compute(self, event: StoredEvent) -> _Entry:
-        buckets = tuple((dimension, value) for dimension, value, _ in dimensions(event))
+        only = self._only
+        buckets = tuple(
+            (dimension, value)
+            for dimension, value, _ in dimensions(event)
+            if only is None or dimension in only
+        )
         buckets = self._shared.setdefault(buckets, buckets)
         spec = AMOUNTS.get(event.event)
         names = [dimension for dimension, _ in buckets]
