@@ -90,13 +90,7 @@ def body_of(alert: Alert, raised_ms: int, form: Format) -> dict[str, Any]:
     time = dt.datetime.fromtimestamp(raised_ms / 1000, dt.UTC).isoformat(timespec="seconds")
     return {
         "alert": {
-            "rule": alert.rule,
-            "kind": alert.kind,
-            "what": alert.what,
-            "app": alert.app,
-            "problem": dict(alert.problem),
-            "version": alert.version,
-            "numbers": dict(alert.numbers),
+            **alert.fields(),
             "time": time.replace("+00:00", "Z"),
             "text": text,
         }

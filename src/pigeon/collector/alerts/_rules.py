@@ -66,6 +66,18 @@ class Alert:
     version: str | None
     numbers: Mapping[str, _NumberValue] = field(default_factory=dict)
 
+    def fields(self) -> dict[str, object]:
+        """What a webhook body and the history say of the alert (its key aside)."""
+        return {
+            "rule": self.rule,
+            "kind": self.kind,
+            "what": self.what,
+            "app": self.app,
+            "problem": dict(self.problem),
+            "version": self.version,
+            "numbers": dict(self.numbers),
+        }
+
 
 def problem_of(what: str, key: str) -> dict[str, str]:
     r"""A problem's key as named fields: ``"code\ttype"`` or ``"signature\texception"``."""

@@ -196,13 +196,7 @@ class AlertState:
                 out.append(
                     {
                         "time_ms": raised_ms,
-                        "rule": alert.rule,
-                        "kind": alert.kind,
-                        "what": alert.what,
-                        "app": alert.app,
-                        "problem": dict(alert.problem),
-                        "version": alert.version,
-                        "numbers": dict(alert.numbers),
+                        **alert.fields(),
                         "deliveries": [
                             {
                                 "webhook": hook,
