@@ -238,6 +238,26 @@ class Traffic:
         pool = self.props
         serial = 0
         chunk: list[StoredEvent] = []
+
+        def emit(
+            install: Install,
+            version: str,
+            name: str,
+            props: dict[str, PropertyValue],
+            ts: int,
+        ) -> None:
+            nonlocal serial
+            serial += 1
+            day = ts // MS_PER_DAY  # every event falls inside its day
+            platform = f"{install.system}-{install.machine}"
+            chunk.append(
+                StoredEvent(
+                    f"{day:05d}-{serial:012d}", "argilla", name, install.id, ts, ts, version,
+                    install.python, install.system, "6.1", install.machine, platform,
+                    install.library, "1", props,
+                )
+            )  # fmt: skip
+
         for day in range(self.first_day, self.today + 1):
             base_ms = day * MS_PER_DAY
             for install in self.installs:
@@ -247,55 +267,14 @@ class Traffic:
                 if count == 0:
                     continue
                 version = self.version(day, install.lag)
-                platform = f"{install.system}-{install.machine}"
                 start = rng.randrange(len(pool))
                 for k in range(count):
                     name, props = pool[(start + k * 7919) % len(pool)]
                     if k == 0:
                         name, props = "ServerStarted", {}
-                    ts = base_ms + (k * 86_399_000) // count
-                    serial += 1
-                    chunk.append(
-                        StoredEvent(
-                            f"{day:05d}-{serial:012d}",
-                            "argilla",
-                            name,
-                            install.id,
-                            ts,
-                            ts,
-                            version,
-                            install.python,
-                            install.system,
-                            "6.1",
-                            install.machine,
-                            platform,
-                            install.library,
-                            "1",
-                            props,
-                        )
-                    )
+                    emit(install, version, name, props, base_ms + (k * 86_399_000) // count)
                 for name, props in self._problems(version, count):
-                    serial += 1
-                    ts = base_ms + rng.randrange(86_399_000)
-                    chunk.append(
-                        StoredEvent(
-                            f"{day:05d}-{serial:012d}",
-                            "argilla",
-                            name,
-                            install.id,
-                            ts,
-                            ts,
-                            version,
-                            install.python,
-                            install.system,
-                            "6.1",
-                            install.machine,
-                            platform,
-                            install.library,
-                            "1",
-                            props,
-                        )
-                    )
+                    emit(install, version, name, props, base_ms + rng.randrange(86_399_000))
                 if len(chunk) >= CHUNK:
                     yield chunk
                     chunk = []
