@@ -1,7 +1,8 @@
 """The SQLite store's range reads: which bitmap rows answer a range, and that the answer is exact.
 
 An edge week is read from its weekly rows only when its days outside the range
-hold no bitmap rows of the dimension read; otherwise from its daily rows.
+hold no bitmap rows of the dimension read; otherwise from its daily rows. A read
+is one snapshot, whatever commits while it runs.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pigeon._wire import uuid7
 from pigeon.catalog import PropertyValue
 from pigeon.collector.storage import StoredEvent
 from pigeon.collector.storage._base import MS_PER_DAY, week_of
-from pigeon.collector.storage._sqlite_reads import _range_parts
+from pigeon.collector.storage._sqlite_reads import _range_parts, rollup
 from tests.collector.conftest import SyncStore
 from tests.collector.test_store import by_key, naive
 
@@ -91,3 +92,30 @@ def test_an_edge_week_with_no_rows_outside_the_range_is_read_weekly(
             got = store.totals("argilla", dimension, low, high)
             want = naive(events + later, "argilla", dimension, low, high, per_day=False)
             assert by_key(got) == by_key(want), (dimension, low, high)
+
+
+def test_a_range_read_is_one_snapshot_even_when_a_write_lands_midway(
+    store: SyncStore, path: Path
+) -> None:
+    # Wednesday's crashes; nothing after them this week, so the week is read weekly.
+    # A crash dated Friday that commits between the check and the bitmap read must
+    # not be counted in a range ending Wednesday.
+    store.write([_crash(f"i{n}", MONDAY + n % 3) for n in range(4)])
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    landed: list[str] = []
+
+    def write_midway(sql: str) -> None:
+        if "FROM rollup_bitmaps_weekly" in sql and not landed:
+            landed.append(sql)
+            store.write([_crash("late", MONDAY + 4)])
+
+    conn.set_trace_callback(write_midway)
+    try:
+        rows = rollup(conn, "argilla", "crash", MONDAY, MONDAY + 2, per_day=False)
+    finally:
+        conn.close()
+    assert landed
+    assert [(r.events, r.installs) for r in rows] == [(4, 4)]
+    assert [
+        (r.events, r.installs) for r in store.totals("argilla", "crash", MONDAY, MONDAY + 4)
+    ] == [(5, 5)]

@@ -116,7 +116,30 @@ def rollup(
     *,
     per_day: bool,
 ) -> list[RollupRow]:
-    """Per-day rows (sorted by day, value) or range totals (by events, most first, value)."""
+    """Per-day rows (sorted by day, value) or range totals (by events, most first, value).
+
+    One read transaction: sums, bitmaps and the check that lets an edge week be
+    read weekly all see the same commit (a write landing between them could
+    otherwise bring installs of days after the range into its weekly rows).
+    """
+    if conn.in_transaction:
+        return _rollup(conn, app, dimension, first_day, last_day, per_day=per_day)
+    conn.execute("BEGIN")
+    try:
+        return _rollup(conn, app, dimension, first_day, last_day, per_day=per_day)
+    finally:
+        conn.execute("COMMIT")
+
+
+def _rollup(
+    conn: sqlite3.Connection,
+    app: str | None,
+    dimension: str,
+    first_day: int,
+    last_day: int,
+    *,
+    per_day: bool,
+) -> list[RollupRow]:
     names = [app] if app is not None else apps(conn)
     if not names or first_day > last_day:
         return []
