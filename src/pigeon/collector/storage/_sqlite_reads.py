@@ -5,6 +5,11 @@ and value are its ``installs`` column (one app), or an OR of the day's
 bitmaps (several apps: an install may report to more than one). Distinct
 installs over a range are an OR of the weekly bitmaps of the whole weeks in
 it and the daily ones of its edge days (see ``_sqlite_bitmaps``).
+
+An edge day costs about as many bitmap rows as a whole week, so an edge week
+whose days outside the range hold no bitmap rows of the dimension (typically
+the current week, of a range ending today) is read from its weekly rows: the
+same installs, a third or less of the rows.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from pigeon.collector.storage._base import RollupRow
-from pigeon.collector.storage._sqlite_bitmaps import day_span_of_weeks
+from pigeon.collector.storage._sqlite_bitmaps import day_span_of_weeks, week_of
 
 __all__ = ["apps", "rollup"]
 
@@ -38,17 +43,23 @@ def _distinct(
     per_day: bool,
 ) -> dict[tuple[object, ...], int]:
     """Distinct installs per value (or per day and value) from bitmap rows."""
+    # Tens of thousands of rows at 10M events: the loop keeps to one dict lookup,
+    # one conversion and one OR per row (no row factory, no tuple slicing).
     unions: dict[tuple[object, ...], int] = {}
     get = unions.get
     from_bytes = int.from_bytes
     for table, period, low, high in parts:
-        # The key is (value, chunk) or (day, value, chunk): the columns as selected.
-        keys = "day, value, chunk" if per_day else "value, chunk"
-        sql = f"SELECT {keys}, bits FROM {table} WHERE {_where(apps, period)}"  # noqa: S608  # fixed names
-        cursor = conn.execute(sql, (*apps, dimension, low, high))
-        cursor.row_factory = _key_and_bits
-        for key, blob in cursor:
-            unions[key] = get(key, 0) | from_bytes(blob, "little")
+        params = (*apps, dimension, low, high)
+        if per_day:
+            sql = f"SELECT day, value, chunk, bits FROM {table} WHERE {_where(apps, period)}"  # noqa: S608  # fixed names
+            for day, value, chunk, blob in conn.execute(sql, params):
+                key: tuple[object, ...] = (day, value, chunk)
+                unions[key] = get(key, 0) | from_bytes(blob, "little")
+        else:
+            sql = f"SELECT value, chunk, bits FROM {table} WHERE {_where(apps, period)}"  # noqa: S608  # fixed names
+            for value, chunk, blob in conn.execute(sql, params):
+                key = (value, chunk)
+                unions[key] = get(key, 0) | from_bytes(blob, "little")
     counts: dict[tuple[object, ...], int] = {}
     for key, bits in unions.items():
         bucket = key[:-1]
@@ -56,16 +67,34 @@ def _distinct(
     return counts
 
 
-def _key_and_bits(_cursor: sqlite3.Cursor, row: tuple[object, ...]) -> tuple[object, ...]:
-    return row[:-1], row[-1]
-
-
 def _rollup_row(_cursor: sqlite3.Cursor, row: tuple[int, str, int, int, int]) -> RollupRow:
     return RollupRow(*row)
 
 
-def _range_parts(first_day: int, last_day: int) -> list[tuple[str, str, int, int]]:
-    """Which bitmap rows cover ``first_day..last_day``: whole weeks, then edge days."""
+def _has_bitmaps(
+    conn: sqlite3.Connection, apps: Sequence[str], dimension: str, first_day: int, last_day: int
+) -> bool:
+    if first_day > last_day:
+        return False
+    sql = f"SELECT 1 FROM rollup_bitmaps WHERE {_where(apps, 'day')} LIMIT 1"  # noqa: S608  # fixed SQL
+    return conn.execute(sql, (*apps, dimension, first_day, last_day)).fetchone() is not None
+
+
+def _range_parts(
+    conn: sqlite3.Connection, apps: Sequence[str], dimension: str, first_day: int, last_day: int
+) -> list[tuple[str, str, int, int]]:
+    """Which bitmap rows cover ``first_day..last_day``: whole weeks, then edge days.
+
+    A range that is widened over days without bitmap rows of ``dimension``
+    covers the same installs, so an edge is widened to its whole week when the
+    week's days outside the range hold none.
+    """
+    week_start = 7 * week_of(first_day) - 3
+    if not _has_bitmaps(conn, apps, dimension, week_start, first_day - 1):
+        first_day = week_start
+    week_end = 7 * week_of(last_day) + 3
+    if not _has_bitmaps(conn, apps, dimension, last_day + 1, week_end):
+        last_day = week_end
     weeks = day_span_of_weeks(first_day, last_day)
     if weeks is None:
         return [("rollup_bitmaps", "day", first_day, last_day)]
@@ -87,7 +116,30 @@ def rollup(
     *,
     per_day: bool,
 ) -> list[RollupRow]:
-    """Per-day rows (sorted by day, value) or range totals (by events, most first, value)."""
+    """Per-day rows (sorted by day, value) or range totals (by events, most first, value).
+
+    One read transaction: sums, bitmaps and the check that lets an edge week be
+    read weekly all see the same commit (a write landing between them could
+    otherwise bring installs of days after the range into its weekly rows).
+    """
+    if conn.in_transaction:
+        return _rollup(conn, app, dimension, first_day, last_day, per_day=per_day)
+    conn.execute("BEGIN")
+    try:
+        return _rollup(conn, app, dimension, first_day, last_day, per_day=per_day)
+    finally:
+        conn.execute("COMMIT")
+
+
+def _rollup(
+    conn: sqlite3.Connection,
+    app: str | None,
+    dimension: str,
+    first_day: int,
+    last_day: int,
+    *,
+    per_day: bool,
+) -> list[RollupRow]:
     names = [app] if app is not None else apps(conn)
     if not names or first_day > last_day:
         return []
@@ -103,22 +155,23 @@ def rollup(
         cursor.row_factory = _rollup_row
         return cursor.fetchall()
     group = "day, value" if per_day else "value"
+    # No SUM(installs): installs of a sum are counted from bitmaps below, and the
+    # third sum costs the GROUP BY's sort a sixth of its time at 10M events.
     sums = conn.execute(
-        f"SELECT {group}, SUM(events), SUM(amount), SUM(installs) FROM rollup_daily "  # noqa: S608  # fixed SQL
+        f"SELECT {group}, SUM(events), SUM(amount) FROM rollup_daily "  # noqa: S608  # fixed SQL
         f"WHERE {_where(names, 'day')} GROUP BY {group}",
         params,
     ).fetchall()
     if not sums:
         return []
-    if per_day:
-        if len(names) > 1:
-            parts = [("rollup_bitmaps", "day", first_day, last_day)]
-            distinct = _distinct(conn, names, dimension, parts, per_day=True)
-            sums = [(d, v, n, a, distinct.get((d, v), 0)) for d, v, n, a, _ in sums]
-        rows = [RollupRow(d, v, int(n), int(a), int(i)) for d, v, n, a, i in sums]
+    if per_day:  # several apps: an install may report to more than one
+        parts = [("rollup_bitmaps", "day", first_day, last_day)]
+        distinct = _distinct(conn, names, dimension, parts, per_day=True)
+        rows = [RollupRow(d, v, int(n), int(a), distinct.get((d, v), 0)) for d, v, n, a in sums]
         rows.sort(key=lambda r: (r.day, r.value))
         return rows
-    distinct = _distinct(conn, names, dimension, _range_parts(first_day, last_day), per_day=False)
-    rows = [RollupRow(None, v, int(n), int(a), distinct.get((v,), 0)) for v, n, a, _ in sums]
+    parts = _range_parts(conn, names, dimension, first_day, last_day)
+    distinct = _distinct(conn, names, dimension, parts, per_day=False)
+    rows = [RollupRow(None, v, int(n), int(a), distinct.get((v,), 0)) for v, n, a in sums]
     rows.sort(key=lambda r: (-r.events, r.value))
     return rows
