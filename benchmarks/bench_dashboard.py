@@ -35,7 +35,6 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
 
 import httpx
 
@@ -216,11 +215,8 @@ class Traffic:
             signature = hashlib.sha256(repr([(m, f) for m, f, _ in frames]).encode()).hexdigest()
             exception = EXCEPTIONS[n % len(EXCEPTIONS)]
             for variant in range(rng.randrange(1, 4)):
-                stack = ["<other>"] + [f"{m}:{f}:{line + variant * 3}" for m, f, line in frames]
-                frames_value = cast(PropertyValue, stack)  # a list, as parsed from JSON
-                pool.append(
-                    {"exception": exception, "frames": frames_value, "signature": signature[:16]}
-                )
+                stack = ("<other>", *(f"{m}:{f}:{line + variant * 3}" for m, f, line in frames))
+                pool.append({"exception": exception, "frames": stack, "signature": signature[:16]})
                 # The newest release's own signatures are among its most frequent.
                 rank = n + 1 if not old else n - old_signatures + 2
                 weights.append(1 / rank**1.1)

@@ -209,6 +209,8 @@ class Client:
         describe = self._describe_crash
         if describe is None:
             return
+        from pigeon._crash import CRASH_EVENT  # loaded with the describer; not at import
+
         # Not contextlib.suppress: contextlib is kept out of `import pigeon` for speed.
         try:  # noqa: SIM105
             self.track(CRASH_EVENT, describe(exc).properties())
@@ -418,13 +420,9 @@ class Client:
         return f"<pigeon.Client app={self.app!r} version={self.version!r} {state}>"
 
 
-CRASH_EVENT = "CrashReported"
-"""The catalog event :meth:`Client.report_exception` sends."""
-
-
 def _crash_describer(client: Client) -> CrashDescriber | None:
     """What turns exceptions into ``CrashReported`` properties, if the catalog declares it."""
-    from pigeon._crash import CrashDescriber
+    from pigeon._crash import CRASH_EVENT, CrashDescriber
 
     try:
         spec = client.catalog.events.get(CRASH_EVENT)

@@ -27,7 +27,10 @@ from typing import Final, NamedTuple
 
 from pigeon.catalog import FRAME_PATTERN, OTHER_FRAMES
 
-__all__ = ["Crash", "CrashDescriber", "crash_signature", "exception_name"]
+__all__ = ["CRASH_EVENT", "Crash", "CrashDescriber", "crash_signature", "exception_name"]
+
+CRASH_EVENT: Final = "CrashReported"
+"""The catalog event of an unexpected exception (what ``Client.report_exception`` sends)."""
 
 _MEMO_SIZE: Final = 512
 """Entries per memo; when full it is emptied and refilled by the stacks still seen."""

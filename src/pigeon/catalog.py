@@ -340,7 +340,6 @@ def _frames_check(prop: PropertySpec) -> _Check:
     A list (decoded JSON) always takes the full rules, which turn it into a tuple.
     """
     most, longest = prop.max_frames, prop.max_length
-    match = FRAME_PATTERN.fullmatch
     seen: dict[str, None] = {}
 
     def check(value: object) -> bool:
@@ -351,9 +350,7 @@ def _frames_check(prop: PropertySpec) -> _Check:
                 return False
             if frame in seen:
                 continue
-            if len(frame) > longest:
-                return False
-            if frame != OTHER_FRAMES and match(frame) is None:
+            if _frame_problem(frame, longest) is not None:
                 return False
             if len(seen) >= _SEEN_FRAMES:  # bounded: forget all, relearn the live ones
                 seen.clear()
@@ -464,12 +461,20 @@ def _check_frames(prop: PropertySpec, value: object) -> tuple[str, ...] | Proble
         if not isinstance(item, str):
             return Problem(path, f"frame {index}: must be a string")
         frame = str.__str__(item)
-        if len(frame) > prop.max_length:
-            return Problem(path, f"frame {index}: longer than {prop.max_length} characters")
-        if frame != OTHER_FRAMES and FRAME_PATTERN.fullmatch(frame) is None:
-            return Problem(path, f"frame {index}: not module:function:line or {OTHER_FRAMES}")
+        problem = _frame_problem(frame, prop.max_length)
+        if problem is not None:
+            return Problem(path, f"frame {index}: {problem}")
         frames.append(frame)
     return tuple(frames)
+
+
+def _frame_problem(frame: str, longest: int) -> str | None:
+    """Why ``frame`` is no frame of at most ``longest`` characters, or ``None``."""
+    if len(frame) > longest:
+        return f"longer than {longest} characters"
+    if frame != OTHER_FRAMES and FRAME_PATTERN.fullmatch(frame) is None:
+        return f"not module:function:line or {OTHER_FRAMES}"
+    return None
 
 
 def _plain_text(value: str) -> str:

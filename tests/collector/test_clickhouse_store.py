@@ -16,7 +16,7 @@ import random
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
@@ -143,10 +143,10 @@ def _properties(rng: random.Random, name: str) -> dict[str, PropertyValue]:
         return {"user-agent": rng.choice(_AGENTS), "accept-language": rng.choice(_LANGUAGES)}
     if name == "CrashReported":
         line = rng.randrange(10, 12)  # one signature, several stacks
-        frames = rng.choice([["<other>", f"argilla.api:get:{line}"], "not frames", None])
+        frames = rng.choice([("<other>", f"argilla.api:get:{line}"), "not frames", None])
         return {"exception": rng.choice(["KeyError", None]),
                 "signature": rng.choice(["00000000000000aa", "", None]),
-                "frames": cast(PropertyValue, frames)}  # fmt: skip
+                "frames": frames}  # fmt: skip
     return {}
 
 

@@ -7,7 +7,6 @@ collector shows every chart with data, and shorter ranges show fewer installs.
 from __future__ import annotations
 
 import random
-from typing import cast
 
 from pigeon.catalog import PropertyValue
 from pigeon.collector.storage import StoredEvent
@@ -93,11 +92,11 @@ def traffic(
             # Crashes: more of them on the newest release.
             if crash_rng.random() < (0.3 if version == RELEASES[-1][1] else 0.1):
                 signature, exception, variants = crash_rng.choice(CRASHES)
-                frames = ["<other>", crash_rng.choice(variants)]
+                frames = ("<other>", crash_rng.choice(variants))
                 crash: dict[str, PropertyValue] = {
                     "exception": exception,
                     "signature": signature,
-                    "frames": cast(PropertyValue, frames),  # a list, as parsed from JSON
+                    "frames": frames,
                 }
                 events.append(("CrashReported", crash))
             if rng.random() < 0.25:

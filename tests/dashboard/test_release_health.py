@@ -37,7 +37,7 @@ def _crash(install: str, version: str, signature: str, frames: list[str]) -> Sto
     props: dict[str, PropertyValue] = {
         "exception": "KeyError",
         "signature": signature,
-        "frames": list(frames),  # type: ignore[dict-item]  # a list, as parsed from JSON
+        "frames": tuple(frames),
     }
     return event(install, "CrashReported", TODAY, props, version=version)
 

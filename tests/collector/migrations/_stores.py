@@ -5,7 +5,6 @@ every number a store shows, and a layout-2-to-1 rewrite for stores too big to sh
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 import sqlite3
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 from pigeon.collector.stats import VIEWS, compute_view, day_to_iso, parse_query
 from pigeon.collector.storage import Store, StoredEvent, open_store
 from pigeon.collector.storage._dimensions import DIMENSIONS
-from pigeon.collector.storage._raw import RAW_COLUMNS
+from pigeon.collector.storage._raw import RAW_COLUMNS, event_of
 from pigeon.collector.storage._sqlite_layouts import RELEASE_DIMENSIONS
 from tests.collector.migrations.history import (
     DAYS,
@@ -142,12 +141,7 @@ def kept_events(path: Path) -> list[StoredEvent]:
         rows = conn.execute(f"SELECT {', '.join(columns)} FROM events").fetchall()
     finally:
         conn.close()
-    events = []
-    for row in rows:
-        fields = dict(zip(columns, row, strict=True))
-        fields["properties"] = json.loads(fields["properties"])
-        events.append(StoredEvent(**fields))
-    return events
+    return [event_of(row, columns) for row in rows]
 
 
 def new_store_with(events: list[StoredEvent], path: Path) -> Path:

@@ -40,6 +40,7 @@ from pigeon.collector.stats._health import (
     build_health,
     compare,
     latest_pair,
+    rate,
     versions_newest_first,
 )
 from pigeon.collector.stats._query import StatsQuery
@@ -151,8 +152,7 @@ def _overall(version: VersionHealth, k: int) -> tuple[int | None, float | None]:
     installs = sum(p.installs for p in version.problems.values())
     if 0 < installs < k:
         return None, None
-    rate = 100.0 * events / version.install_days if version.install_days else 0.0
-    return events, _rate(rate)
+    return events, _rate(rate(events, version.install_days))
 
 
 def _numbers(problem: Problem) -> JSON:

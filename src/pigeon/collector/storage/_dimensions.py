@@ -11,11 +11,11 @@ import functools
 from collections.abc import Hashable, Iterator
 from typing import Final
 
+from pigeon._crash import CRASH_EVENT
 from pigeon.collector.storage._base import StoredEvent
 
 __all__ = [
     "AMOUNTS",
-    "CRASH_EVENT",
     "DIMENSIONS",
     "amount_of",
     "client_family",
@@ -45,9 +45,6 @@ DIMENSIONS = (
 """Every dimension, in the order views list them."""
 
 
-CRASH_EVENT: Final = "CrashReported"
-"""The event of an unexpected exception: its class, app frames and signature hash."""
-
 AMOUNTS: Final = {"LogRecordsRequested": ("bulk_task", "records")}
 """Event -> (dimension, property): the one bucket that sums an amount, and from what.
 
@@ -76,9 +73,6 @@ def signature(event: StoredEvent, *, without: str | None = None) -> Hashable:
     If :func:`dimensions` ever reads another field, it must be added here.
     """
     props = event.properties
-    if event.event == CRASH_EVENT and props:
-        # `frames` is a list when parsed from JSON: unhashable, and a tuple hashes alike.
-        props = {k: tuple(v) if isinstance(v, list) else v for k, v in props.items()}
     return (
         event.event,
         event.app_version,

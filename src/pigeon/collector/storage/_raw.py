@@ -7,13 +7,14 @@ ClickHouse: a ``Date``).
 
 from __future__ import annotations
 
-from typing import Final, TypeVar
+from collections.abc import Sequence
+from typing import Any, Final, TypeVar
 
 import msgspec
 
 from pigeon.collector.storage._base import StoredEvent
 
-__all__ = ["RAW_COLUMNS", "raw_values"]
+__all__ = ["RAW_COLUMNS", "event_of", "raw_values"]
 
 RAW_COLUMNS: Final = (
     "message_id",
@@ -36,6 +37,7 @@ RAW_COLUMNS: Final = (
 """The raw event columns, in the order :func:`raw_values` fills them."""
 
 _encode_json = msgspec.json.Encoder().encode
+_decode_json = msgspec.json.Decoder(dict[str, Any]).decode
 _Day = TypeVar("_Day")
 
 
@@ -60,3 +62,19 @@ def raw_values(event: StoredEvent, day: _Day) -> tuple[str | int | _Day, ...]:
         event.catalog_version,
         _encode_json(props).decode() if props else "{}",
     )
+
+
+def event_of(row: Sequence[object], columns: Sequence[str] = RAW_COLUMNS) -> StoredEvent:
+    """The event a raw row holds, as ingestion made it (``columns``: the row's, in order).
+
+    ``day`` is derived from the timestamp and skipped; a JSON array (``frames``)
+    becomes the tuple that validation made of it.
+    """
+    fields: dict[str, Any] = {
+        column: value for column, value in zip(columns, row, strict=True) if column != "day"
+    }
+    properties = _decode_json(str(fields["properties"]))
+    fields["properties"] = {
+        key: tuple(value) if type(value) is list else value for key, value in properties.items()
+    }
+    return StoredEvent(**fields)

@@ -12,15 +12,13 @@ the last has a step; a test checks it.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable
 from typing import Final
 
-from pigeon.collector.storage._base import StoredEvent
-from pigeon.collector.storage._dimensions import CRASH_EVENT
+from pigeon._crash import CRASH_EVENT
 from pigeon.collector.storage._migration import Step
-from pigeon.collector.storage._raw import RAW_COLUMNS
+from pigeon.collector.storage._raw import RAW_COLUMNS, event_of
 from pigeon.collector.storage._sqlite_bitmaps import CHUNK_BITS, to_blob, week_of
 from pigeon.collector.storage._sqlite_installs import record_new_installs
 from pigeon.collector.storage._sqlite_rollups import BucketMemo, InstallCache, rollup_delta
@@ -139,17 +137,11 @@ def _layout_2_to_3(conn: sqlite3.Connection) -> None:
         _RELEASE_EVENTS,
     )
     while batch := rows.fetchmany(_BACKFILL_BATCH):
-        delta = rollup_delta([_stored(row) for row in batch], cache, memo)
+        delta = rollup_delta([event_of(row, _EVENT_FIELDS) for row in batch], cache, memo)
         new = record_new_installs(conn, insert_installs(conn, delta.installs), cache)
         daily = delta.daily.items()
         upsert_daily(conn, [(*key, n, amount, new.get(key, 0)) for key, (n, amount) in daily])
         cache.add_all(delta.install_hashes)
-
-
-def _stored(row: tuple[object, ...]) -> StoredEvent:
-    fields = dict(zip(_EVENT_FIELDS, row, strict=True))
-    fields["properties"] = json.loads(str(fields["properties"]))
-    return StoredEvent(**fields)  # type: ignore[arg-type]  # the columns are the fields
 
 
 STEPS: Final[dict[str, SQLiteStep]] = {

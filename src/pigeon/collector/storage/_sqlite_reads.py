@@ -14,8 +14,9 @@ same installs, a third or less of the rows.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from pigeon.collector.storage._base import RollupRow
 from pigeon.collector.storage._sqlite_bitmaps import day_span_of_weeks, week_of
@@ -107,6 +108,19 @@ def _range_parts(
     return parts
 
 
+@contextlib.contextmanager
+def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """One read transaction (or the caller's, if one is open)."""
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.execute("COMMIT")
+
+
 def rollup(
     conn: sqlite3.Connection,
     app: str | None,
@@ -122,56 +136,39 @@ def rollup(
     read weekly all see the same commit (a write landing between them could
     otherwise bring installs of days after the range into its weekly rows).
     """
-    if conn.in_transaction:
-        return _rollup(conn, app, dimension, first_day, last_day, per_day=per_day)
-    conn.execute("BEGIN")
-    try:
-        return _rollup(conn, app, dimension, first_day, last_day, per_day=per_day)
-    finally:
-        conn.execute("COMMIT")
-
-
-def _rollup(
-    conn: sqlite3.Connection,
-    app: str | None,
-    dimension: str,
-    first_day: int,
-    last_day: int,
-    *,
-    per_day: bool,
-) -> list[RollupRow]:
-    names = [app] if app is not None else apps(conn)
-    if not names or first_day > last_day:
-        return []
-    params = (*names, dimension, first_day, last_day)
-    if per_day and len(names) == 1:
-        # One row per key already: no GROUP BY, and the primary key's order is the
-        # answer's order, so rows are built straight from the cursor, unsorted.
-        cursor = conn.execute(
-            "SELECT day, value, events, amount, installs FROM rollup_daily "
-            "WHERE app = ? AND dimension = ? AND day BETWEEN ? AND ? ORDER BY day, value",
+    with _snapshot(conn):
+        names = [app] if app is not None else apps(conn)
+        if not names or first_day > last_day:
+            return []
+        params = (*names, dimension, first_day, last_day)
+        if per_day and len(names) == 1:
+            # One row per key already: no GROUP BY, and the primary key's order is the
+            # answer's order, so rows are built straight from the cursor, unsorted.
+            cursor = conn.execute(
+                "SELECT day, value, events, amount, installs FROM rollup_daily "
+                "WHERE app = ? AND dimension = ? AND day BETWEEN ? AND ? ORDER BY day, value",
+                params,
+            )
+            cursor.row_factory = _rollup_row
+            return cursor.fetchall()
+        group = "day, value" if per_day else "value"
+        # No SUM(installs): installs of a sum are counted from bitmaps below, and the
+        # third sum costs the GROUP BY's sort a sixth of its time at 10M events.
+        sums = conn.execute(
+            f"SELECT {group}, SUM(events), SUM(amount) FROM rollup_daily "  # noqa: S608  # fixed SQL
+            f"WHERE {_where(names, 'day')} GROUP BY {group}",
             params,
-        )
-        cursor.row_factory = _rollup_row
-        return cursor.fetchall()
-    group = "day, value" if per_day else "value"
-    # No SUM(installs): installs of a sum are counted from bitmaps below, and the
-    # third sum costs the GROUP BY's sort a sixth of its time at 10M events.
-    sums = conn.execute(
-        f"SELECT {group}, SUM(events), SUM(amount) FROM rollup_daily "  # noqa: S608  # fixed SQL
-        f"WHERE {_where(names, 'day')} GROUP BY {group}",
-        params,
-    ).fetchall()
-    if not sums:
-        return []
-    if per_day:  # several apps: an install may report to more than one
-        parts = [("rollup_bitmaps", "day", first_day, last_day)]
-        distinct = _distinct(conn, names, dimension, parts, per_day=True)
-        rows = [RollupRow(d, v, int(n), int(a), distinct.get((d, v), 0)) for d, v, n, a in sums]
-        rows.sort(key=lambda r: (r.day, r.value))
+        ).fetchall()
+        if not sums:
+            return []
+        if per_day:  # several apps: an install may report to more than one
+            parts = [("rollup_bitmaps", "day", first_day, last_day)]
+            distinct = _distinct(conn, names, dimension, parts, per_day=True)
+            rows = [RollupRow(d, v, int(n), int(a), distinct.get((d, v), 0)) for d, v, n, a in sums]
+            rows.sort(key=lambda r: (r.day, r.value))
+            return rows
+        parts = _range_parts(conn, names, dimension, first_day, last_day)
+        distinct = _distinct(conn, names, dimension, parts, per_day=False)
+        rows = [RollupRow(None, v, int(n), int(a), distinct.get((v,), 0)) for v, n, a in sums]
+        rows.sort(key=lambda r: (-r.events, r.value))
         return rows
-    parts = _range_parts(conn, names, dimension, first_day, last_day)
-    distinct = _distinct(conn, names, dimension, parts, per_day=False)
-    rows = [RollupRow(None, v, int(n), int(a), distinct.get((v,), 0)) for v, n, a in sums]
-    rows.sort(key=lambda r: (-r.events, r.value))
-    return rows
