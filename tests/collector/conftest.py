@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,7 @@ from pigeon.collector.storage import (
     RollupRow,
     Store,
     StoredEvent,
+    SumRow,
     WriteResult,
     open_store,
 )
@@ -51,6 +52,14 @@ class SyncStore:
 
     def totals(self, app: str | None, dimension: str, first: int, last: int) -> list[RollupRow]:
         return self._runner.run(self.store.totals(app, dimension, first, last))
+
+    def sums(self, app: str | None, dimension: str, first: int, last: int) -> list[SumRow]:
+        return self._runner.run(self.store.sums(app, dimension, first, last))
+
+    def distinct_installs(
+        self, app: str | None, dimension: str, first: int, last: int, values: Collection[str]
+    ) -> dict[str, int]:
+        return self._runner.run(self.store.distinct_installs(app, dimension, first, last, values))
 
     def cohorts(self, app: str | None, first_week: int, last_week: int) -> list[CohortRow]:
         return self._runner.run(self.store.cohorts(app, first_week, last_week))

@@ -13,7 +13,7 @@ import functools
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final, TypeVar
 
@@ -22,6 +22,7 @@ from pigeon.collector.storage._base import (
     CommitObserver,
     RollupRow,
     StoredEvent,
+    SumRow,
     WriteResult,
     day_of,
 )
@@ -31,7 +32,7 @@ from pigeon.collector.storage._migration import Migration
 from pigeon.collector.storage._sqlite_cohorts import cohorts
 from pigeon.collector.storage._sqlite_installs import forget_install
 from pigeon.collector.storage._sqlite_migrate import migrate_sqlite
-from pigeon.collector.storage._sqlite_reads import apps, rollup
+from pigeon.collector.storage._sqlite_reads import apps, distinct_installs, rollup, sums
 from pigeon.collector.storage._sqlite_rollups import InstallCache
 from pigeon.collector.storage._sqlite_schema import (
     SCHEMA_VERSION,
@@ -187,6 +188,34 @@ class SQLiteStore:
     ) -> list[RollupRow]:
         """One row per value over the range (sorted by events, most first, then value)."""
         return await self._rollup(app, dimension, first_day, last_day, per_day=False)
+
+    async def sums(
+        self, app: str | None, dimension: str, first_day: int, last_day: int
+    ) -> list[SumRow]:
+        """Each value's events and amount over the range, without distinct installs."""
+        query = functools.partial(
+            sums, app=app, dimension=dimension, first_day=first_day, last_day=last_day
+        )
+        return await self._read(query)
+
+    async def distinct_installs(
+        self,
+        app: str | None,
+        dimension: str,
+        first_day: int,
+        last_day: int,
+        values: Collection[str],
+    ) -> dict[str, int]:
+        """Distinct installs over the range of each of ``values`` (from their bitmap rows only)."""
+        query = functools.partial(
+            distinct_installs,
+            app=app,
+            dimension=dimension,
+            first_day=first_day,
+            last_day=last_day,
+            values=values,
+        )
+        return await self._read(query)
 
     async def _rollup(
         self, app: str | None, dimension: str, first_day: int, last_day: int, *, per_day: bool

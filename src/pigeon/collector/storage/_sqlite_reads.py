@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from typing import Any, Final
 
-from pigeon.collector.storage._base import RollupRow
+from pigeon.collector.storage._base import RollupRow, SumRow
 from pigeon.collector.storage._sqlite_bitmaps import day_span_of_weeks, week_of
 
-__all__ = ["apps", "rollup"]
+__all__ = ["apps", "distinct_installs", "rollup", "sums"]
 
 
 def apps(conn: sqlite3.Connection) -> list[str]:
@@ -35,37 +36,83 @@ def _where(apps: Sequence[str], period: str) -> str:
     return f"app IN ({marks}) AND dimension = ? AND {period} BETWEEN ? AND ?"
 
 
-def _distinct(
-    conn: sqlite3.Connection,
+def _selected(apps: Sequence[str], period: str, periods: int, values: int) -> str:
+    # IN lists on both the period and the value let SQLite seek each (period, value)
+    # pair on the primary key instead of scanning every value of each period.
+    app_marks = ", ".join("?" * len(apps))
+    period_marks = ", ".join("?" * periods)
+    value_marks = ", ".join("?" * values)
+    return (
+        f"app IN ({app_marks}) AND dimension = ? AND {period} IN ({period_marks}) "
+        f"AND value IN ({value_marks})"
+    )
+
+
+_VALUES_PER_QUERY: Final = 200
+"""Values per bitmap query: its variables stay far under SQLite's limit, periods included."""
+
+
+def _range_statements(
     apps: Sequence[str],
     dimension: str,
     parts: Sequence[tuple[str, str, int, int]],
-    *,
-    per_day: bool,
-) -> dict[tuple[object, ...], int]:
-    """Distinct installs per value (or per day and value) from bitmap rows."""
-    # Tens of thousands of rows at 10M events: the loop keeps to one dict lookup,
-    # one conversion and one OR per row (no row factory, no tuple slicing).
-    unions: dict[tuple[object, ...], int] = {}
-    get = unions.get
-    from_bytes = int.from_bytes
+    values: Sequence[str] | None,
+) -> Iterator[tuple[str, tuple[object, ...]]]:
+    """The queries for the bitmap rows of ``parts``: of every value, or of ``values`` only."""
     for table, period, low, high in parts:
-        params = (*apps, dimension, low, high)
-        if per_day:
-            sql = f"SELECT day, value, chunk, bits FROM {table} WHERE {_where(apps, period)}"  # noqa: S608  # fixed names
-            for day, value, chunk, blob in conn.execute(sql, params):
-                key: tuple[object, ...] = (day, value, chunk)
-                unions[key] = get(key, 0) | from_bytes(blob, "little")
-        else:
+        if values is None:
             sql = f"SELECT value, chunk, bits FROM {table} WHERE {_where(apps, period)}"  # noqa: S608  # fixed names
-            for value, chunk, blob in conn.execute(sql, params):
-                key = (value, chunk)
-                unions[key] = get(key, 0) | from_bytes(blob, "little")
+            yield sql, (*apps, dimension, low, high)
+            continue
+        periods = range(low, high + 1)
+        for start in range(0, len(values), _VALUES_PER_QUERY):
+            batch = values[start : start + _VALUES_PER_QUERY]
+            where = _selected(apps, period, len(periods), len(batch))
+            sql = f"SELECT value, chunk, bits FROM {table} WHERE {where}"  # noqa: S608  # fixed names
+            yield sql, (*apps, dimension, *periods, *batch)
+
+
+def _count_bits(unions: dict[tuple[object, ...], int]) -> dict[tuple[object, ...], int]:
+    """Distinct installs per bucket: the bits of its chunks' unions (keys end with the chunk)."""
     counts: dict[tuple[object, ...], int] = {}
     for key, bits in unions.items():
         bucket = key[:-1]
         counts[bucket] = counts.get(bucket, 0) + bits.bit_count()
     return counts
+
+
+def _distinct_per_day(
+    conn: sqlite3.Connection, apps: Sequence[str], dimension: str, first_day: int, last_day: int
+) -> dict[tuple[object, ...], int]:
+    """Distinct installs per day and value from the daily bitmap rows (several apps)."""
+    unions: dict[tuple[object, ...], int] = {}
+    get = unions.get
+    from_bytes = int.from_bytes
+    sql = f"SELECT day, value, chunk, bits FROM rollup_bitmaps WHERE {_where(apps, 'day')}"  # noqa: S608  # fixed names
+    for day, value, chunk, blob in conn.execute(sql, (*apps, dimension, first_day, last_day)):
+        key: tuple[object, ...] = (day, value, chunk)
+        unions[key] = get(key, 0) | from_bytes(blob, "little")
+    return _count_bits(unions)
+
+
+def _distinct(
+    conn: sqlite3.Connection,
+    apps: Sequence[str],
+    dimension: str,
+    parts: Sequence[tuple[str, str, int, int]],
+    values: Sequence[str] | None = None,
+) -> dict[tuple[object, ...], int]:
+    """Distinct installs per value over ``parts`` (of ``values`` only, when given)."""
+    # Tens of thousands of rows at 10M events: the loop keeps to one dict lookup,
+    # one conversion and one OR per row (no row factory, no tuple slicing).
+    unions: dict[tuple[object, ...], int] = {}
+    get = unions.get
+    from_bytes = int.from_bytes
+    for sql, params in _range_statements(apps, dimension, parts, values):
+        for value, chunk, blob in conn.execute(sql, params):
+            key = (value, chunk)
+            unions[key] = get(key, 0) | from_bytes(blob, "little")
+    return _count_bits(unions)
 
 
 def _rollup_row(_cursor: sqlite3.Cursor, row: tuple[int, str, int, int, int]) -> RollupRow:
@@ -106,6 +153,18 @@ def _range_parts(
     if 7 * last_week + 3 < last_day:
         parts.append(("rollup_bitmaps", "day", 7 * last_week + 4, last_day))
     return parts
+
+
+def _sums(
+    conn: sqlite3.Connection, apps: Sequence[str], group: str, params: tuple[object, ...]
+) -> list[Any]:
+    # No SUM(installs): installs of a sum are counted from bitmaps, and the third
+    # sum costs the GROUP BY's sort a sixth of its time at 10M events.
+    return conn.execute(
+        f"SELECT {group}, SUM(events), SUM(amount) FROM rollup_daily "  # noqa: S608  # fixed SQL
+        f"WHERE {_where(apps, 'day')} GROUP BY {group}",
+        params,
+    ).fetchall()
 
 
 @contextlib.contextmanager
@@ -151,24 +210,49 @@ def rollup(
             )
             cursor.row_factory = _rollup_row
             return cursor.fetchall()
-        group = "day, value" if per_day else "value"
-        # No SUM(installs): installs of a sum are counted from bitmaps below, and the
-        # third sum costs the GROUP BY's sort a sixth of its time at 10M events.
-        sums = conn.execute(
-            f"SELECT {group}, SUM(events), SUM(amount) FROM rollup_daily "  # noqa: S608  # fixed SQL
-            f"WHERE {_where(names, 'day')} GROUP BY {group}",
-            params,
-        ).fetchall()
+        sums = _sums(conn, names, "day, value" if per_day else "value", params)
         if not sums:
             return []
         if per_day:  # several apps: an install may report to more than one
-            parts = [("rollup_bitmaps", "day", first_day, last_day)]
-            distinct = _distinct(conn, names, dimension, parts, per_day=True)
+            distinct = _distinct_per_day(conn, names, dimension, first_day, last_day)
             rows = [RollupRow(d, v, int(n), int(a), distinct.get((d, v), 0)) for d, v, n, a in sums]
             rows.sort(key=lambda r: (r.day, r.value))
             return rows
         parts = _range_parts(conn, names, dimension, first_day, last_day)
-        distinct = _distinct(conn, names, dimension, parts, per_day=False)
+        distinct = _distinct(conn, names, dimension, parts)
         rows = [RollupRow(None, v, int(n), int(a), distinct.get((v,), 0)) for v, n, a in sums]
         rows.sort(key=lambda r: (-r.events, r.value))
         return rows
+
+
+def sums(
+    conn: sqlite3.Connection, app: str | None, dimension: str, first_day: int, last_day: int
+) -> list[SumRow]:
+    """Each value's events and amount over the range (by events, most first, then value)."""
+    with _snapshot(conn):
+        names = [app] if app is not None else apps(conn)
+        if not names or first_day > last_day:
+            return []
+        params = (*names, dimension, first_day, last_day)
+        rows = [SumRow(v, int(n), int(a)) for v, n, a in _sums(conn, names, "value", params)]
+        rows.sort(key=lambda r: (-r.events, r.value))
+        return rows
+
+
+def distinct_installs(
+    conn: sqlite3.Connection,
+    app: str | None,
+    dimension: str,
+    first_day: int,
+    last_day: int,
+    *,
+    values: Collection[str],
+) -> dict[str, int]:
+    """Distinct installs over the range of each of ``values`` that has any."""
+    with _snapshot(conn):
+        names = [app] if app is not None else apps(conn)
+        if not names or not values or first_day > last_day:
+            return {}
+        parts = _range_parts(conn, names, dimension, first_day, last_day)
+        counts = _distinct(conn, names, dimension, parts, sorted(set(values)))
+        return {str(key[0]): n for key, n in counts.items() if n}

@@ -8,14 +8,15 @@ rather than ``FINAL`` (whose semantics have shifted across releases).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, Final
 
-from pigeon.collector.storage._base import RollupRow
+from pigeon.collector.storage._base import RollupRow, SumRow
 from pigeon.collector.storage.clickhouse._connection import Connection
 from pigeon.collector.storage.clickhouse._rows import as_date
 from pigeon.collector.storage.clickhouse._sql import SqlValue, identifier, render
 
-__all__ = ["read_apps", "read_count", "read_rollup"]
+__all__ = ["read_apps", "read_count", "read_distinct_installs", "read_rollup", "read_sums"]
 
 _WHERE: Final = "dimension = %(dimension)s AND day >= %(first)s AND day <= %(last)s"
 
@@ -41,6 +42,25 @@ WHERE {where}
 GROUP BY {group}"""
 
 
+def _range(
+    database: str, app: str | None, first_day: int, last_day: int, *, per_day: bool
+) -> tuple[dict[str, str], dict[str, SqlValue]]:
+    """The template parts and parameters of a read of one range (the dimension added later)."""
+    params: dict[str, SqlValue] = {"first": as_date(first_day), "last": as_date(last_day)}
+    where = _WHERE
+    if app is not None:
+        where = "app = %(app)s AND " + where
+        params["app"] = app
+    # Date to UInt32 is the day number since the epoch in every release.
+    parts = {
+        "keys": "toUInt32(day) AS day_number, value" if per_day else "value",
+        "group": "day_number, value" if per_day else "value",
+        "db": identifier(database),
+        "where": where,
+    }
+    return parts, params
+
+
 def read_rollup(
     conn: Connection,
     database: str,
@@ -54,28 +74,58 @@ def read_rollup(
     """Rows of one dimension per day (``per_day``) or over the range, sorted like SQLite's."""
     if first_day > last_day or last_day < 0:
         return []
-    params: dict[str, SqlValue] = {
-        "dimension": dimension,
-        "first": as_date(first_day),
-        "last": as_date(last_day),
-    }
-    where = _WHERE
-    if app is not None:
-        where = "app = %(app)s AND " + where
-        params["app"] = app
-    # Date to UInt32 is the day number since the epoch in every release.
-    parts = {
-        "keys": "toUInt32(day) AS day_number, value" if per_day else "value",
-        "group": "day_number, value" if per_day else "value",
-        "db": identifier(database),
-        "where": where,
-    }
+    parts, params = _range(database, app, first_day, last_day, per_day=per_day)
+    params["dimension"] = dimension
     events = conn.query(render(_EVENTS.format(**parts), params))
     installs = {
         tuple(row[:-1]): int(row[-1])
         for row in conn.query(render(_INSTALLS.format(**parts), params))
     }
     return _rows(events, installs, per_day=per_day)
+
+
+def read_sums(
+    conn: Connection,
+    database: str,
+    *,
+    app: str | None,
+    dimension: str,
+    first_day: int,
+    last_day: int,
+) -> list[SumRow]:
+    """Each value's events and amount over the range, sorted like SQLite's."""
+    if first_day > last_day or last_day < 0:
+        return []
+    parts, params = _range(database, app, first_day, last_day, per_day=False)
+    params["dimension"] = dimension
+    rows = [
+        SumRow(value, int(count), int(amount))
+        for value, count, amount in conn.query(render(_EVENTS.format(**parts), params))
+        if int(count) > 0
+    ]
+    rows.sort(key=lambda r: (-r.events, r.value))
+    return rows
+
+
+def read_distinct_installs(
+    conn: Connection,
+    database: str,
+    *,
+    app: str | None,
+    dimension: str,
+    first_day: int,
+    last_day: int,
+    values: Collection[str],
+) -> dict[str, int]:
+    """Distinct installs over the range of each of ``values`` that has any."""
+    if first_day > last_day or last_day < 0 or not values:
+        return {}
+    parts, params = _range(database, app, first_day, last_day, per_day=False)
+    params["dimension"] = dimension
+    params["values"] = tuple(sorted(set(values)))
+    parts["where"] += " AND value IN %(values)s"
+    rows = conn.query(render(_INSTALLS.format(**parts), params))
+    return {str(value): int(count) for value, count in rows if int(count)}
 
 
 def _rows(

@@ -14,7 +14,7 @@ import dataclasses
 import functools
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final, TypeVar
 
@@ -23,6 +23,7 @@ from pigeon.collector.storage._base import (
     CommitObserver,
     RollupRow,
     StoredEvent,
+    SumRow,
     WriteResult,
     day_of,
 )
@@ -48,7 +49,13 @@ from pigeon.collector.storage.clickhouse._connection import (
 )
 from pigeon.collector.storage.clickhouse._layout import ensure_layout, find_layout, plan
 from pigeon.collector.storage.clickhouse._maintenance import Shards, forget_installs, retention
-from pigeon.collector.storage.clickhouse._reads import read_apps, read_count, read_rollup
+from pigeon.collector.storage.clickhouse._reads import (
+    read_apps,
+    read_count,
+    read_distinct_installs,
+    read_rollup,
+    read_sums,
+)
 from pigeon.collector.storage.clickhouse._url import (
     DEFAULT_FLUSH_INTERVAL,
     DEFAULT_MAX_BATCH,
@@ -287,6 +294,40 @@ class ClickHouseStore:
     ) -> list[RollupRow]:
         """One row per value over the range (sorted by events, most first, then value)."""
         return await self._rollup(app, dimension, first_day, last_day, per_day=False)
+
+    async def sums(
+        self, app: str | None, dimension: str, first_day: int, last_day: int
+    ) -> list[SumRow]:
+        """Each value's events and amount over the range, without distinct installs."""
+        query = functools.partial(
+            read_sums,
+            database=self.database,
+            app=app,
+            dimension=dimension,
+            first_day=first_day,
+            last_day=last_day,
+        )
+        return await self._read(query, "read the rollups")
+
+    async def distinct_installs(
+        self,
+        app: str | None,
+        dimension: str,
+        first_day: int,
+        last_day: int,
+        values: Collection[str],
+    ) -> dict[str, int]:
+        """Distinct installs over the range of each of ``values``."""
+        query = functools.partial(
+            read_distinct_installs,
+            database=self.database,
+            app=app,
+            dimension=dimension,
+            first_day=first_day,
+            last_day=last_day,
+            values=values,
+        )
+        return await self._read(query, "read the rollups")
 
     async def _rollup(
         self, app: str | None, dimension: str, first_day: int, last_day: int, *, per_day: bool
