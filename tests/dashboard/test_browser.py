@@ -259,6 +259,10 @@ def check_release_health(page: Any, health: dict[str, Any]) -> None:
     assert changes
     assert len(shown) == len(changes)
     assert [row[2] for row in shown] == [c["status"] for c in changes]
+    cut = comparison["more"]["errors"] or comparison["more"]["crashes"]
+    note = page.text_content("#release-comparison-more")
+    assert note == (f"The {comparison['limit']} most severe changes of each kind; "
+                    "the export lists them all." if cut else "")  # fmt: skip
     crashes = health["top_crashes"]
     assert crashes
     rows = cells(page, "table-crashes")

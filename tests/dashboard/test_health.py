@@ -80,7 +80,7 @@ def test_compare_names_new_gone_worse_better_and_unchanged() -> None:
 
     before = health("1.0", same=1.0, up=1.0, down=3.0, gone=2.0)
     after = health("1.1", same=1.1, up=3.0, down=1.0, fresh=0.5)
-    changes = {c.key: c for c in compare(before, after)}
+    changes = {c.key: c for c in compare(before.problems, after.problems)}
     assert {k: c.status for k, c in changes.items()} == {
         "same": "unchanged",
         "up": "worse",
@@ -91,7 +91,13 @@ def test_compare_names_new_gone_worse_better_and_unchanged() -> None:
     assert changes["up"].ratio == pytest.approx(3.0)
     assert changes["fresh"].ratio is None
     assert changes["fresh"].previous is None
-    assert [c.key for c in compare(before, after)] == ["fresh", "up", "same", "down", "gone"]
+    assert [c.key for c in compare(before.problems, after.problems)] == [
+        "fresh",
+        "up",
+        "same",
+        "down",
+        "gone",
+    ]
 
 
 def test_versions_are_ordered_as_people_read_them() -> None:
@@ -110,13 +116,9 @@ def test_versions_are_ordered_as_people_read_them() -> None:
 
 
 def test_latest_pair_skips_versions_under_the_threshold_and_unknown() -> None:
-    def v(version: str, installs: int) -> VersionHealth:
-        return VersionHealth(version, installs, installs, {})
-
-    found = latest_pair([v("1.0", 9), v("1.1", 5), v("1.2", 2), v("unknown", 50)], 5)
-    assert found is not None
-    assert (found[0].version, found[1].version) == ("1.0", "1.1")
-    assert latest_pair([v("1.0", 9), v("1.1", 1)], 5) is None
+    found = latest_pair({"1.0": 9, "1.1": 5, "1.2": 2, "unknown": 50, "0.9": 7}, 5)
+    assert found == ("1.0", "1.1")
+    assert latest_pair({"1.0": 9, "1.1": 1}, 5) is None
 
 
 def test_rate_without_activity_is_zero() -> None:

@@ -149,10 +149,10 @@ def _identity(what: str, value: str) -> str:
 async def _rate(store: Store, rule: Rule, app: str, min_installs: int, today: int) -> list[Alert]:
     first = today - rule.days + 1
     versions = await health_by_version(store, app, rule.what, first, today)
-    pair = latest_pair(versions.values(), rule.min_installs)
+    pair = latest_pair({v: h.installs for v, h in versions.items()}, rule.min_installs)
     if pair is None:
         return []
-    previous, latest = pair
+    previous, latest = versions[pair[0]], versions[pair[1]]
     exceptions: dict[str, str] = {}
     if rule.what == "crash":
         for row in await store.totals(app, "crash", first, today):

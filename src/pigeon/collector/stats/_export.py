@@ -50,7 +50,7 @@ async def export_data(store: Store, query: StatsQuery, min_installs: int) -> JSO
     span = query.range
     daily, health, totals, upgrades = await asyncio.gather(
         installs(store, query, min_installs),
-        release_health(store, query, min_installs),
+        release_health(store, query, min_installs, changes=None),  # every change
         asyncio.gather(
             *(store.totals(query.app, dim, span.first, span.last) for _, dim, _ in EXPORT_TABLES)
         ),

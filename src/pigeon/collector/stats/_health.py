@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Generic, Literal, Protocol, TypeVar
 
 from pigeon.collector.storage._base import RollupRow, Store
 
@@ -32,6 +32,7 @@ __all__ = [
     "Change",
     "Kind",
     "Problem",
+    "Rated",
     "VersionHealth",
     "build_health",
     "compare",
@@ -151,22 +152,43 @@ def version_key(version: str) -> tuple[tuple[int, ...], int, str]:
     return (release, 1 if after else -1, rest)
 
 
-def latest_pair(
-    versions: Iterable[VersionHealth], min_installs: int
-) -> tuple[VersionHealth, VersionHealth] | None:
+def latest_pair(installs: Mapping[str, int], min_installs: int) -> tuple[str, str] | None:
     """``(previous, latest)``: the two newest versions with ``min_installs`` installs or more.
 
+    ``installs`` maps each version to its distinct installs over the range.
     ``None`` when fewer than two versions qualify (or every version is unknown).
     """
     eligible = sorted(
-        (v for v in versions if v.installs >= min_installs and version_key(v.version)[0]),
-        key=lambda v: version_key(v.version),
+        (v for v, n in installs.items() if n >= min_installs and version_key(v)[0]),
+        key=version_key,
     )
     return (eligible[-2], eligible[-1]) if len(eligible) >= 2 else None
 
 
+class Rated(Protocol):
+    """What :func:`compare` reads of a problem: its key, events and rate (no installs)."""
+
+    @property
+    def key(self) -> str:
+        """The problem's key."""
+        ...
+
+    @property
+    def events(self) -> int:
+        """How many times it was reported."""
+        ...
+
+    @property
+    def rate(self) -> float:
+        """Events per 100 active installs of the version per day."""
+        ...
+
+
+R = TypeVar("R", bound=Rated)
+
+
 @dataclass(frozen=True, slots=True)
-class Change:
+class Change(Generic[R]):
     """How one problem changed from one version to the next.
 
     Attributes:
@@ -180,23 +202,26 @@ class Change:
 
     key: str
     status: Status
-    previous: Problem | None
-    latest: Problem | None
+    previous: R | None
+    latest: R | None
     ratio: float | None
 
 
 def compare(
-    previous: VersionHealth, latest: VersionHealth, factor: float = WORSE_FACTOR
-) -> list[Change]:
-    """Every problem of either version, most worsened first (new ones first of all)."""
+    previous: Mapping[str, R], latest: Mapping[str, R], factor: float = WORSE_FACTOR
+) -> list[Change[R]]:
+    """Every problem of either version, most worsened first (new ones first of all).
+
+    The order reads events and rates only, never installs: a view can walk it
+    and count installs only of the changes it publishes.
+    """
     changes = [
-        _change(key, previous.problems.get(key), latest.problems.get(key), factor)
-        for key in {**previous.problems, **latest.problems}
+        _change(key, previous.get(key), latest.get(key), factor) for key in {**previous, **latest}
     ]
     return sorted(changes, key=_severity)
 
 
-def _change(key: str, before: Problem | None, after: Problem | None, factor: float) -> Change:
+def _change(key: str, before: R | None, after: R | None, factor: float) -> Change[R]:
     if before is None:
         return Change(key, "new", None, after, None)
     if after is None:
@@ -213,7 +238,7 @@ def _change(key: str, before: Problem | None, after: Problem | None, factor: flo
 _ORDER: Final[dict[Status, int]] = {"new": 0, "worse": 1, "unchanged": 2, "better": 3, "gone": 4}
 
 
-def _severity(change: Change) -> tuple[int, float, int, str]:
+def _severity(change: Change[R]) -> tuple[int, float, int, str]:
     latest = change.latest
     return (
         _ORDER[change.status],

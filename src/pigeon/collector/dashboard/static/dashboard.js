@@ -392,6 +392,10 @@
         });
       }
       plainTable("release-comparison", ["kind", "problem", "status", "#previous rate", "#latest rate", "#ratio"], rows);
+      // The view lists the most severe changes of each kind; the export has every one.
+      var cut = comparison && (comparison.more.errors || comparison.more.crashes);
+      document.getElementById("release-comparison-more").textContent = cut
+        ? "The " + comparison.limit + " most severe changes of each kind; the export lists them all." : "";
       plainTable("crashes", ["signature", "exception", "#installs", "#events", "versions", "stack"],
         body.top_crashes.map(function (crash) {
           return [crash.signature, crash.exception || "—", fmt(crash.installs), fmt(crash.events),
