@@ -43,10 +43,14 @@ GROUP BY {group}"""
 
 
 def _range(
-    database: str, app: str | None, first_day: int, last_day: int, *, per_day: bool
+    database: str, app: str | None, dimension: str, days: tuple[int, int], *, per_day: bool
 ) -> tuple[dict[str, str], dict[str, SqlValue]]:
-    """The template parts and parameters of a read of one range (the dimension added later)."""
-    params: dict[str, SqlValue] = {"first": as_date(first_day), "last": as_date(last_day)}
+    """The template parts and parameters of a read of one dimension over ``days``."""
+    params: dict[str, SqlValue] = {
+        "dimension": dimension,
+        "first": as_date(days[0]),
+        "last": as_date(days[1]),
+    }
     where = _WHERE
     if app is not None:
         where = "app = %(app)s AND " + where
@@ -74,8 +78,7 @@ def read_rollup(
     """Rows of one dimension per day (``per_day``) or over the range, sorted like SQLite's."""
     if first_day > last_day or last_day < 0:
         return []
-    parts, params = _range(database, app, first_day, last_day, per_day=per_day)
-    params["dimension"] = dimension
+    parts, params = _range(database, app, dimension, (first_day, last_day), per_day=per_day)
     events = conn.query(render(_EVENTS.format(**parts), params))
     installs = {
         tuple(row[:-1]): int(row[-1])
@@ -96,8 +99,7 @@ def read_sums(
     """Each value's events and amount over the range, sorted like SQLite's."""
     if first_day > last_day or last_day < 0:
         return []
-    parts, params = _range(database, app, first_day, last_day, per_day=False)
-    params["dimension"] = dimension
+    parts, params = _range(database, app, dimension, (first_day, last_day), per_day=False)
     rows = [
         SumRow(value, int(count), int(amount))
         for value, count, amount in conn.query(render(_EVENTS.format(**parts), params))
@@ -120,8 +122,7 @@ def read_distinct_installs(
     """Distinct installs over the range of each of ``values`` that has any."""
     if first_day > last_day or last_day < 0 or not values:
         return {}
-    parts, params = _range(database, app, first_day, last_day, per_day=False)
-    params["dimension"] = dimension
+    parts, params = _range(database, app, dimension, (first_day, last_day), per_day=False)
     params["values"] = tuple(sorted(set(values)))
     parts["where"] += " AND value IN %(values)s"
     rows = conn.query(render(_INSTALLS.format(**parts), params))
