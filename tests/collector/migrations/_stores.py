@@ -185,9 +185,9 @@ def layout_of(path: Path) -> str:
 def downgrade_to_layout_1(path: Path) -> None:
     """Rewrite a closed store of today's layout as the layout-1 release would have written it.
 
-    Layouts 2 and 3 only added derived data to layout 1 (a column and tables
-    computed from ``rollup_installs``, then the rows of new dimensions), so
-    dropping it gives back the release's file;
+    Layouts 2 to 4 only added derived data to layout 1 (a column and tables
+    computed from ``rollup_installs``, then the rows of new dimensions, then
+    weekly sums of ``rollup_daily``), so dropping it gives back the release's file;
     ``test_the_rewrite_gives_what_the_release_wrote`` proves it on the fixtures.
     """
     conn = sqlite3.connect(path, isolation_level=None)
@@ -199,7 +199,8 @@ def downgrade_to_layout_1(path: Path) -> None:
                 f"DELETE FROM {table} WHERE dimension IN ({marks})",  # fixed names
                 RELEASE_DIMENSIONS,
             )
-        for table in ("install_ordinals", "rollup_bitmaps", "rollup_bitmaps_weekly", "apps"):
+        derived = ("install_ordinals", "rollup_bitmaps", "rollup_bitmaps_weekly", "apps")
+        for table in (*derived, "rollup_weekly"):
             conn.execute(f"DROP TABLE {table}")
         conn.execute("ALTER TABLE rollup_daily RENAME TO rollup_daily_layout_2")
         for statement in LAYOUT_1_SCHEMA:

@@ -139,9 +139,23 @@ def _layout_2_to_3(conn: sqlite3.Connection) -> None:
     while batch := rows.fetchmany(_BACKFILL_BATCH):
         delta = rollup_delta([event_of(row, _EVENT_FIELDS) for row in batch], cache, memo)
         new = record_new_installs(conn, insert_installs(conn, delta.installs), cache)
-        daily = delta.daily.items()
-        upsert_daily(conn, [(*key, n, amount, new.get(key, 0)) for key, (n, amount) in daily])
+        upsert_daily(conn, delta.daily, new)  # rollup_weekly is layout 4's, built by its step
         cache.add_all(delta.install_hashes)
+
+
+def _layout_3_to_4(conn: sqlite3.Connection) -> None:
+    # rollup_weekly is rollup_daily summed per week: derived whole, so any rows
+    # already there (an earlier step creates every table of SCHEMA) are replaced.
+    # SQL's `/` truncates where week_of floors: the same for the days stored
+    # (timestamps before 2015 are refused, so no day is negative).
+    for statement in SCHEMA:
+        conn.execute(statement)
+    conn.execute("DELETE FROM rollup_weekly")
+    conn.execute(
+        "INSERT INTO rollup_weekly (app, dimension, week, value, events, amount) "
+        "SELECT app, dimension, (day + 3) / 7 AS week, value, SUM(events), SUM(amount) "
+        "FROM rollup_daily GROUP BY app, dimension, week, value"
+    )
 
 
 STEPS: Final[dict[str, SQLiteStep]] = {
@@ -160,6 +174,12 @@ STEPS: Final[dict[str, SQLiteStep]] = {
             "count the release-health dimensions (errors and crashes per version, crash "
             "signatures and stacks) from the raw events kept",
             _layout_2_to_3,
+        ),
+        SQLiteStep(
+            "3",
+            "4",
+            "sum rollup_daily per week into rollup_weekly (range sums read a row per week)",
+            _layout_3_to_4,
         ),
     )
 }

@@ -1,15 +1,20 @@
 """The SQLite store's reads: rollup rows per day or over a range, from small tables only.
 
-Events and amounts are sums over ``rollup_daily``. Distinct installs per day
-and value are its ``installs`` column (one app), or an OR of the day's
-bitmaps (several apps: an install may report to more than one). Distinct
-installs over a range are an OR of the weekly bitmaps of the whole weeks in
-it and the daily ones of its edge days (see ``_sqlite_bitmaps``).
+Per day, events and amounts are ``rollup_daily``'s, and distinct installs its
+``installs`` column (one app) or an OR of the day's bitmaps (several apps: an
+install may report to more than one).
 
-An edge day costs about as many bitmap rows as a whole week, so an edge week
-whose days outside the range hold no bitmap rows of the dimension (typically
-the current week, of a range ending today) is read from its weekly rows: the
-same installs, a third or less of the rows.
+Over a range, everything is read per week where it can be: the whole weeks
+inside the range from the weekly tables (``rollup_weekly`` for events and
+amounts, ``rollup_bitmaps_weekly`` for installs, see ``_sqlite_bitmaps``), and
+only its edge days from the daily ones. So a range read costs rows per value
+and week, not per value and day, and the rows a view reads grow with the
+values seen, not with the events.
+
+An edge day costs about as many rows as a whole week, so an edge week whose
+days outside the range hold no rows of the dimension (typically the current
+week, of a range ending today) is read from its weekly rows: the same sums and
+installs, a third or less of the rows.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Collection, Iterator, Sequence
-from typing import Any, Final
+from typing import Final
 
 from pigeon.collector.storage._base import RollupRow, SumRow
 from pigeon.collector.storage._sqlite_bitmaps import day_span_of_weeks, week_of
@@ -52,14 +57,19 @@ _VALUES_PER_QUERY: Final = 200
 """Values per bitmap query: its variables stay far under SQLite's limit, periods included."""
 
 
+Part = tuple[str, int, int]
+"""``(period, low, high)``: the weeks (``"week"``) or days (``"day"``) ``low..high``."""
+
+_BITMAPS: Final = {"week": "rollup_bitmaps_weekly", "day": "rollup_bitmaps"}
+_SUMS: Final = {"week": "rollup_weekly", "day": "rollup_daily"}
+
+
 def _range_statements(
-    apps: Sequence[str],
-    dimension: str,
-    parts: Sequence[tuple[str, str, int, int]],
-    values: Sequence[str] | None,
+    apps: Sequence[str], dimension: str, parts: Sequence[Part], values: Sequence[str] | None
 ) -> Iterator[tuple[str, tuple[object, ...]]]:
     """The queries for the bitmap rows of ``parts``: of every value, or of ``values`` only."""
-    for table, period, low, high in parts:
+    for period, low, high in parts:
+        table = _BITMAPS[period]
         if values is None:
             sql = f"SELECT value, chunk, bits FROM {table} WHERE {_where(apps, period)}"  # noqa: S608  # fixed names
             yield sql, (*apps, dimension, low, high)
@@ -99,7 +109,7 @@ def _distinct(
     conn: sqlite3.Connection,
     apps: Sequence[str],
     dimension: str,
-    parts: Sequence[tuple[str, str, int, int]],
+    parts: Sequence[Part],
     values: Sequence[str] | None = None,
 ) -> dict[tuple[object, ...], int]:
     """Distinct installs per value over ``parts`` (of ``values`` only, when given)."""
@@ -119,52 +129,60 @@ def _rollup_row(_cursor: sqlite3.Cursor, row: tuple[int, str, int, int, int]) ->
     return RollupRow(*row)
 
 
-def _has_bitmaps(
+def _has_rows(
     conn: sqlite3.Connection, apps: Sequence[str], dimension: str, first_day: int, last_day: int
 ) -> bool:
+    # Bitmap rows are written with their rollup_daily rows, so days without
+    # rollup_daily rows of the dimension hold neither sums nor installs of it.
     if first_day > last_day:
         return False
-    sql = f"SELECT 1 FROM rollup_bitmaps WHERE {_where(apps, 'day')} LIMIT 1"  # noqa: S608  # fixed SQL
+    sql = f"SELECT 1 FROM rollup_daily WHERE {_where(apps, 'day')} LIMIT 1"  # noqa: S608  # fixed SQL
     return conn.execute(sql, (*apps, dimension, first_day, last_day)).fetchone() is not None
 
 
 def _range_parts(
     conn: sqlite3.Connection, apps: Sequence[str], dimension: str, first_day: int, last_day: int
-) -> list[tuple[str, str, int, int]]:
-    """Which bitmap rows cover ``first_day..last_day``: whole weeks, then edge days.
+) -> list[Part]:
+    """Which weeks and days cover ``first_day..last_day``: whole weeks, then edge days.
 
-    A range that is widened over days without bitmap rows of ``dimension``
-    covers the same installs, so an edge is widened to its whole week when the
+    A range that is widened over days without rows of ``dimension`` covers the
+    same events and installs, so an edge is widened to its whole week when the
     week's days outside the range hold none.
     """
     week_start = 7 * week_of(first_day) - 3
-    if not _has_bitmaps(conn, apps, dimension, week_start, first_day - 1):
+    if not _has_rows(conn, apps, dimension, week_start, first_day - 1):
         first_day = week_start
     week_end = 7 * week_of(last_day) + 3
-    if not _has_bitmaps(conn, apps, dimension, last_day + 1, week_end):
+    if not _has_rows(conn, apps, dimension, last_day + 1, week_end):
         last_day = week_end
     weeks = day_span_of_weeks(first_day, last_day)
     if weeks is None:
-        return [("rollup_bitmaps", "day", first_day, last_day)]
+        return [("day", first_day, last_day)]
     first_week, last_week = weeks
-    parts = [("rollup_bitmaps_weekly", "week", first_week, last_week)]
+    parts: list[Part] = [("week", first_week, last_week)]
     if first_day < 7 * first_week - 3:
-        parts.append(("rollup_bitmaps", "day", first_day, 7 * first_week - 4))
+        parts.append(("day", first_day, 7 * first_week - 4))
     if 7 * last_week + 3 < last_day:
-        parts.append(("rollup_bitmaps", "day", 7 * last_week + 4, last_day))
+        parts.append(("day", 7 * last_week + 4, last_day))
     return parts
 
 
-def _sums(
-    conn: sqlite3.Connection, apps: Sequence[str], group: str, params: tuple[object, ...]
-) -> list[Any]:
-    # No SUM(installs): installs of a sum are counted from bitmaps, and the third
+def _range_sums(
+    conn: sqlite3.Connection, apps: Sequence[str], dimension: str, parts: Sequence[Part]
+) -> list[tuple[str, int, int]]:
+    """Each value's events and amount over ``parts``: weekly rows, and daily rows of the edges."""
+    # No SUM(installs): installs of a range are counted from bitmaps, and a third
     # sum costs the GROUP BY's sort a sixth of its time at 10M events.
-    return conn.execute(
-        f"SELECT {group}, SUM(events), SUM(amount) FROM rollup_daily "  # noqa: S608  # fixed SQL
-        f"WHERE {_where(apps, 'day')} GROUP BY {group}",
-        params,
-    ).fetchall()
+    selects: list[str] = []
+    params: list[object] = []
+    for period, low, high in parts:
+        selects.append(
+            f"SELECT value, events, amount FROM {_SUMS[period]} WHERE {_where(apps, period)}"  # noqa: S608  # fixed names
+        )
+        params += [*apps, dimension, low, high]
+    rows = " UNION ALL ".join(selects)
+    sql = f"SELECT value, SUM(events), SUM(amount) FROM ({rows}) GROUP BY value"  # noqa: S608  # fixed SQL
+    return [(value, int(n), int(a)) for value, n, a in conn.execute(sql, params)]
 
 
 @contextlib.contextmanager
@@ -193,7 +211,8 @@ def rollup(
 
     One read transaction: sums, bitmaps and the check that lets an edge week be
     read weekly all see the same commit (a write landing between them could
-    otherwise bring installs of days after the range into its weekly rows).
+    otherwise bring events and installs of days after the range into its weekly
+    rows).
     """
     with _snapshot(conn):
         names = [app] if app is not None else apps(conn)
@@ -210,17 +229,26 @@ def rollup(
             )
             cursor.row_factory = _rollup_row
             return cursor.fetchall()
-        sums = _sums(conn, names, "day, value" if per_day else "value", params)
-        if not sums:
-            return []
         if per_day:  # several apps: an install may report to more than one
+            daily = conn.execute(
+                "SELECT day, value, SUM(events), SUM(amount) FROM rollup_daily "  # noqa: S608  # fixed SQL
+                f"WHERE {_where(names, 'day')} GROUP BY day, value",
+                params,
+            ).fetchall()
+            if not daily:
+                return []
             distinct = _distinct_per_day(conn, names, dimension, first_day, last_day)
-            rows = [RollupRow(d, v, int(n), int(a), distinct.get((d, v), 0)) for d, v, n, a in sums]
+            rows = [
+                RollupRow(d, v, int(n), int(a), distinct.get((d, v), 0)) for d, v, n, a in daily
+            ]
             rows.sort(key=lambda r: (r.day, r.value))
             return rows
         parts = _range_parts(conn, names, dimension, first_day, last_day)
+        sums = _range_sums(conn, names, dimension, parts)
+        if not sums:
+            return []
         distinct = _distinct(conn, names, dimension, parts)
-        rows = [RollupRow(None, v, int(n), int(a), distinct.get((v,), 0)) for v, n, a in sums]
+        rows = [RollupRow(None, v, n, a, distinct.get((v,), 0)) for v, n, a in sums]
         rows.sort(key=lambda r: (-r.events, r.value))
         return rows
 
@@ -233,8 +261,8 @@ def sums(
         names = [app] if app is not None else apps(conn)
         if not names or first_day > last_day:
             return []
-        params = (*names, dimension, first_day, last_day)
-        rows = [SumRow(v, int(n), int(a)) for v, n, a in _sums(conn, names, "value", params)]
+        parts = _range_parts(conn, names, dimension, first_day, last_day)
+        rows = [SumRow(*sums) for sums in _range_sums(conn, names, dimension, parts)]
         rows.sort(key=lambda r: (-r.events, r.value))
         return rows
 

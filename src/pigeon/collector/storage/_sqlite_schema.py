@@ -8,6 +8,10 @@ Tables (every one ``WITHOUT ROWID``: the primary key *is* the storage order):
 - ``rollup_daily(app, dimension, day, value, events, amount, installs)``: what
   every dashboard view sums (see ``pigeon.collector.storage._dimensions``);
   ``installs`` is the distinct installs of that day and value.
+- ``rollup_weekly(app, dimension, week, value, events, amount)``: the same sums
+  per week (Monday to Sunday), so the sums over a range read a row per value
+  and week, not per value and day (a range's whole weeks; its edge days come
+  from ``rollup_daily``). Derived from ``rollup_daily`` and written with it.
 - ``rollup_installs(app, dimension, day, value, install)``: one row per
   distinct install in a bucket, ``install`` being a 64-bit hash of the
   anonymous id. The writer learns from it which installs are new in a bucket;
@@ -51,7 +55,7 @@ __all__ = [
     "version_problem",
 ]
 
-LAYOUTS: Final = ("1", "2", "3")
+LAYOUTS: Final = ("1", "2", "3", "4")
 """Every layout version a pigeon release wrote, oldest first (each has a migration to the next)."""
 
 SCHEMA_VERSION: Final = LAYOUTS[-1]
@@ -90,6 +94,15 @@ SCHEMA: Final = (
         amount INTEGER NOT NULL,
         installs INTEGER NOT NULL,
         PRIMARY KEY (app, dimension, day, value)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS rollup_weekly (
+        app TEXT NOT NULL,
+        dimension TEXT NOT NULL,
+        week INTEGER NOT NULL,
+        value TEXT NOT NULL,
+        events INTEGER NOT NULL,
+        amount INTEGER NOT NULL,
+        PRIMARY KEY (app, dimension, week, value)
     ) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS rollup_installs (
         app TEXT NOT NULL,

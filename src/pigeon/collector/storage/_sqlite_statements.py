@@ -13,12 +13,12 @@ from __future__ import annotations
 import functools
 import itertools
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Final, cast
 
-from pigeon.collector.storage._base import MS_PER_DAY, StoredEvent
+from pigeon.collector.storage._base import MS_PER_DAY, StoredEvent, week_of
 from pigeon.collector.storage._raw import raw_values
-from pigeon.collector.storage._sqlite_rollups import InstallRow
+from pigeon.collector.storage._sqlite_rollups import DailyKey, InstallRow
 from pigeon.collector.storage._sqlite_schema import EVENT_COLUMNS
 
 __all__ = [
@@ -28,11 +28,12 @@ __all__ = [
     "row_of",
     "upsert_bitmaps",
     "upsert_daily",
+    "upsert_sums",
 ]
 
 EVENTS_CHUNK: Final = 1024  # a power of two; 16 columns: 16384 parameters per statement
 INSTALLS_CHUNK: Final = 256  # a power of two; 5 columns
-DAILY_CHUNK: Final = 1024  # a power of two; 6 or 7 columns
+DAILY_CHUNK: Final = 1024  # a power of two; 6 or 7 columns (sums and bitmaps)
 _IDS_CHUNK: Final = 500
 
 _chain = itertools.chain.from_iterable
@@ -112,6 +113,16 @@ def _upsert_daily_sql(rows: int) -> str:
 
 
 @functools.cache
+def _upsert_weekly_sql(rows: int) -> str:
+    head = "INSERT INTO rollup_weekly (app, dimension, week, value, events, amount) VALUES"
+    tail = (
+        "ON CONFLICT (app, dimension, week, value) "
+        "DO UPDATE SET events = events + excluded.events, amount = amount + excluded.amount"
+    )
+    return f"{head} {_values(6, rows)} {tail}"  # placeholders only
+
+
+@functools.cache
 def _upsert_bitmaps_sql(table: str, period: str, rows: int) -> str:
     return (
         f"INSERT INTO {table} (app, dimension, {period}, value, chunk, bits) "  # noqa: S608  # fixed names
@@ -132,13 +143,33 @@ def upsert_bitmaps(
     _in_chunks(conn, functools.partial(_upsert_bitmaps_sql, table, period), rows, DAILY_CHUNK)
 
 
-def upsert_daily(conn: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -> None:
-    """Add ``(app, dimension, day, value, events, amount, installs)`` rows to ``rollup_daily``.
+def upsert_daily(
+    conn: sqlite3.Connection,
+    daily: Mapping[DailyKey, Sequence[int]],
+    new_installs: Mapping[DailyKey, int],
+) -> None:
+    """Add ``(events, amount)`` per ``(app, dimension, day, value)`` to ``rollup_daily``.
 
-    Keys must be distinct within one call (one statement must not update a
-    row twice).
+    ``new_installs`` gives, per key, the installs new to that day and value.
     """
+    rows = [(*key, n, amount, new_installs.get(key, 0)) for key, (n, amount) in daily.items()]
     _in_chunks(conn, _upsert_daily_sql, rows, DAILY_CHUNK)
+
+
+def upsert_sums(
+    conn: sqlite3.Connection,
+    daily: Mapping[DailyKey, Sequence[int]],
+    new_installs: Mapping[DailyKey, int],
+) -> None:
+    """:func:`upsert_daily`, and the same sums added to their weeks in ``rollup_weekly``."""
+    upsert_daily(conn, daily, new_installs)
+    weekly: dict[tuple[str, str, int, str], list[int]] = {}
+    for (app, dimension, day, value), (events, amount) in daily.items():
+        totals = weekly.setdefault((app, dimension, week_of(day), value), [0, 0])
+        totals[0] += events
+        totals[1] += amount
+    rows = [(*key, n, amount) for key, (n, amount) in weekly.items()]
+    _in_chunks(conn, _upsert_weekly_sql, rows, DAILY_CHUNK)
 
 
 def existing_ids(conn: sqlite3.Connection, ids: Sequence[str]) -> set[str]:

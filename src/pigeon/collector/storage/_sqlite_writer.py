@@ -41,7 +41,7 @@ from pigeon.collector.storage._sqlite_statements import (
     insert_events,
     insert_installs,
     row_of,
-    upsert_daily,
+    upsert_sums,
 )
 
 __all__ = ["Writer"]
@@ -280,10 +280,7 @@ class Writer:
                     delta = rollup_delta((fresh[i] for i in stored), self._cache, self._buckets)
                 record_apps(conn, delta.apps, self._cache)
                 new = record_new_installs(conn, insert_installs(conn, delta.installs), self._cache)
-                upsert_daily(
-                    conn,
-                    [(*k, n, amount, new.get(k, 0)) for k, (n, amount) in delta.daily.items()],
-                )
+                upsert_sums(conn, delta.daily, new)
                 conn.execute("COMMIT")
         except Exception as exc:  # every waiting request must get an answer
             _rollback(conn)
