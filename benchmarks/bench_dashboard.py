@@ -14,6 +14,8 @@ real ``pigeon serve`` on each store and times every stats view over HTTP:
 
 Goals: p95 <= 100 ms at 10M for the overview and every view, and a 10M/1M
 p95 ratio <= 1.5 (reads come from rollups, so raw volume must barely matter).
+A collector runs on each store at once and the sizes take turns request by
+request, so the ratio compares like with like on a shared machine.
 """
 
 from __future__ import annotations
@@ -381,38 +383,65 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
 
 
-def measure(url: str, requests: int, days: str) -> dict[str, tuple[float, float]]:
-    """p50 and p95 (ms) of every view, and of a whole dashboard load (all views at once)."""
+def measure(
+    urls: dict[int, str], requests: int, days: str
+) -> dict[int, dict[str, tuple[float, float]]]:
+    """p50 and p95 (ms) of every view, and of a whole dashboard load, per store size.
+
+    The sizes take turns request by request (1M, 10M, 1M, 10M, ...): a slow
+    spell of a shared machine then lands on both sides of the ratio, instead
+    of on whichever size happened to be measured during it.
+    """
     headers = {"Authorization": f"Bearer {TOKEN}"}
-    out: dict[str, tuple[float, float]] = {}
-    with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+    samples: dict[int, dict[str, list[float]]] = {size: {} for size in urls}
+    clients = {
+        size: httpx.Client(base_url=url, headers=headers, timeout=60) for size, url in urls.items()
+    }
+    try:
         for view in VIEWS:
-            client.get(f"/api/v1/stats/{view}", params={"days": days}).raise_for_status()
-            samples = []
-            for _ in range(requests):
-                start = time.perf_counter()
+            for client in clients.values():  # warm up: the first request reads cold pages
                 client.get(f"/api/v1/stats/{view}", params={"days": days}).raise_for_status()
-                samples.append((time.perf_counter() - start) * 1000)
-            out[view] = (statistics.median(samples), percentile(samples, 0.95))
+            for _ in range(requests):
+                for size, client in clients.items():
+                    start = time.perf_counter()
+                    reply = client.get(f"/api/v1/stats/{view}", params={"days": days})
+                    reply.raise_for_status()
+                    elapsed = (time.perf_counter() - start) * 1000
+                    samples[size].setdefault(view, []).append(elapsed)
+    finally:
+        for client in clients.values():
+            client.close()
 
-    # One shared client (its connection pool), as a browser keeps its connections:
-    # a client per request would time TLS-context and connection set-up instead.
+    # One shared client per store (its connection pool), as a browser keeps its
+    # connections: a client per request would time connection set-up instead.
     limits = httpx.Limits(max_connections=len(VIEWS))
-    with (
-        httpx.Client(base_url=url, headers=headers, timeout=60, limits=limits) as shared,
-        ThreadPoolExecutor(len(VIEWS)) as pool,
-    ):
+    shared = {
+        size: httpx.Client(base_url=url, headers=headers, timeout=60, limits=limits)
+        for size, url in urls.items()
+    }
+    try:
+        with ThreadPoolExecutor(len(VIEWS)) as pool:
+            for _ in range(max(3, requests // 4)):
+                for size, client in shared.items():
 
-        def one(view: str) -> None:
-            shared.get(f"/api/v1/stats/{view}", params={"days": days}).raise_for_status()
+                    def one(view: str, client: httpx.Client = client) -> None:
+                        reply = client.get(f"/api/v1/stats/{view}", params={"days": days})
+                        reply.raise_for_status()
 
-        samples = []
-        for _ in range(max(3, requests // 4)):
-            start = time.perf_counter()
-            list(pool.map(one, VIEWS))
-            samples.append((time.perf_counter() - start) * 1000)
-    out["(whole dashboard)"] = (statistics.median(samples), percentile(samples, 0.95))
-    return out
+                    start = time.perf_counter()
+                    list(pool.map(one, VIEWS))
+                    elapsed = (time.perf_counter() - start) * 1000
+                    samples[size].setdefault("(whole dashboard)", []).append(elapsed)
+    finally:
+        for client in shared.values():
+            client.close()
+    return {
+        size: {
+            view: (statistics.median(values), percentile(values, 0.95))
+            for view, values in by_view.items()
+        }
+        for size, by_view in samples.items()
+    }
 
 
 def main() -> int:
@@ -420,31 +449,47 @@ def main() -> int:
     parser.add_argument("--sizes", default="1000000,10000000", help="event counts, comma-separated")
     parser.add_argument("--installs", type=int, default=20_000)
     parser.add_argument("--days", type=int, default=90, help="days of traffic in each store")
-    parser.add_argument("--requests", type=int, default=30, help="timed requests per view")
+    parser.add_argument("--requests", type=int, default=60, help="timed requests per view and size")
     parser.add_argument("--ranges", default="30,90", help="the days= of the timed requests")
     parser.add_argument("--build-only", action="store_true", help="build the stores and stop")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     today = today_utc()
     results: dict[tuple[int, str], dict[str, tuple[float, float]]] = {}
+    paths = {}
     for size in sizes:
         path = CACHE / f"store-{size}-{args.installs}-{args.days}.db"
         meta = build(path, size, args.installs, args.days, today)
         if meta.get("today") != today:
             print(f"  note: built on day {meta.get('today')}, today is {today}: ranges shift")
-        if args.build_only:
-            continue
-        collector = Collector(path)
-        try:
-            for days in args.ranges.split(","):
-                results[(size, days)] = measure(collector.url, args.requests, days)
-        finally:
-            collector.close()
-
+        paths[size] = path
     if args.build_only:
         return 0
-    print(f"\nstats API over HTTP, {args.requests} requests per view (ms, p50 / p95)")
-    for days in args.ranges.split(","):
+    collectors: dict[int, Collector] = {}
+    try:
+        for size, path in paths.items():
+            collectors[size] = Collector(path)
+        urls = {size: collector.url for size, collector in collectors.items()}
+        for days in args.ranges.split(","):
+            for size, by_view in measure(urls, args.requests, days).items():
+                results[(size, days)] = by_view
+    finally:
+        for collector in collectors.values():
+            collector.close()
+
+    report(results, sizes, args.ranges.split(","), args.requests)
+    return 0
+
+
+def report(
+    results: dict[tuple[int, str], dict[str, tuple[float, float]]],
+    sizes: list[int],
+    ranges: list[str],
+    requests: int,
+) -> None:
+    """Print each range's table: p50 / p95 per view and size, the ratios, the goals."""
+    print(f"\nstats API over HTTP, {requests} requests per view and size (ms, p50 / p95)")
+    for days in ranges:
         print(f"\n?days={days}")
         header = f"{'view':<20}" + "".join(f"{f'{s:,} events':>22}" for s in sizes)
         if len(sizes) > 1:
@@ -466,7 +511,6 @@ def main() -> int:
         if len(sizes) > 1:
             goal = "met" if worst <= 1.5 else "MISSED"
             print(f"worst p95 ratio {sizes[-1]:,}/{sizes[0]:,}: {worst:.2f} (goal <= 1.5: {goal})")
-    return 0
 
 
 if __name__ == "__main__":
