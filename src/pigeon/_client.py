@@ -430,11 +430,18 @@ def _crash_describer(client: Client) -> CrashDescriber | None:
         return None
     if spec is None:
         return None
+    exception = spec.properties.get("exception")
+    max_exception = exception.max_length if exception and exception.type == "string" else None
     frames = spec.properties.get("frames")
     if frames is None or frames.type != "frames":  # no frames sent: any bounds do
-        return CrashDescriber(client.app_package, max_frames=1, max_length=1)
+        return CrashDescriber(
+            client.app_package, max_frames=1, max_length=1, max_exception=max_exception
+        )
     return CrashDescriber(
-        client.app_package, max_frames=frames.max_frames, max_length=frames.max_length
+        client.app_package,
+        max_frames=frames.max_frames,
+        max_length=frames.max_length,
+        max_exception=max_exception,
     )
 
 

@@ -9,6 +9,10 @@ An exception becomes three facts (the ``CrashReported`` event's properties):
   at most ``max_frames``, keeping the innermost;
 - ``signature``: the first 16 hex digits of SHA-256 over the class and the
   frames without their line numbers, so an edit that only shifts lines keeps it.
+  Both are hashed exactly as they are sent (a class name longer than the
+  catalog allows is cut first), so anyone can recompute the signature from a
+  stored event, and the collector refuses one that does not match
+  (:func:`signature_problem`).
 
 Read from each frame: its module's ``__name__``, its code's ``co_qualname`` and
 its line number. Never the message, arguments, locals, file names or paths.
@@ -22,12 +26,20 @@ stack are computed once, both in small bounded memos.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from types import CodeType, TracebackType
 from typing import Final, NamedTuple
 
 from pigeon.catalog import FRAME_PATTERN, OTHER_FRAMES
 
-__all__ = ["CRASH_EVENT", "Crash", "CrashDescriber", "crash_signature", "exception_name"]
+__all__ = [
+    "CRASH_EVENT",
+    "Crash",
+    "CrashDescriber",
+    "crash_signature",
+    "exception_name",
+    "signature_problem",
+]
 
 CRASH_EVENT: Final = "CrashReported"
 """The catalog event of an unexpected exception (what ``Client.report_exception`` sends)."""
@@ -65,6 +77,22 @@ def crash_signature(exception: str, frames: tuple[str, ...]) -> str:
     return _hash(exception, [f if f == OTHER_FRAMES else f.rpartition(":")[0] for f in frames])
 
 
+def signature_problem(properties: Mapping[str, object]) -> str | None:
+    """Why a ``CrashReported``'s signature is not its exception's and frames' (``None``: it is).
+
+    An event without all three (a catalog may declare fewer) cannot be checked
+    and passes. ``properties`` are as validated: ``frames`` a tuple of strings.
+    """
+    exception = properties.get("exception")
+    frames = properties.get("frames")
+    signature = properties.get("signature")
+    if not isinstance(exception, str) or not isinstance(frames, tuple) or signature is None:
+        return None
+    if signature != crash_signature(exception, frames):
+        return "not the signature of this exception and frames (see pigeon's docs/sdk.md)"
+    return None
+
+
 def _hash(exception: str, places: list[str]) -> str:
     """The signature of a class and its frames' ``module:function`` (markers as they are)."""
     return hashlib.sha256("\n".join([exception, *places]).encode("utf-8")).hexdigest()[:16]
@@ -89,19 +117,32 @@ class CrashDescriber:
         crash = describe(exc)
     """
 
-    __slots__ = ("_codes", "_layouts", "_prefix", "max_frames", "max_length", "package")
+    __slots__ = (
+        "_codes",
+        "_layouts",
+        "_prefix",
+        "max_exception",
+        "max_frames",
+        "max_length",
+        "package",
+    )
 
-    def __init__(self, package: str, *, max_frames: int, max_length: int) -> None:
+    def __init__(
+        self, package: str, *, max_frames: int, max_length: int, max_exception: int | None = None
+    ) -> None:
         """Frames of ``package`` and its submodules are the app's own; the catalog sets the bounds.
 
         Args:
             package: the app's top-level package (``argilla_server``).
             max_frames: the most frames reported (the innermost are kept).
             max_length: the longest frame; a longer one is reported as ``<other>``.
+            max_exception: the longest class name sent (cut to it, as the
+                catalog cuts a string, before it is hashed); ``None``: no bound.
         """
         self.package = package
         self.max_frames = max_frames
         self.max_length = max_length
+        self.max_exception = max_exception
         self._prefix = f"{package}."
         # id(code) -> "module:function:" of an app frame, or None for other code.
         # The code object is kept alive in the value so that its id is never reused.
@@ -147,7 +188,7 @@ class CrashDescriber:
         cut = max(0, len(template) - self.max_frames)
         kept = tuple(template[cut:])
         moved = tuple((position - cut, index) for position, index in lines_from if position >= cut)
-        exception = exception_name(cls)
+        exception = exception_name(cls)[: self.max_exception]
         signature = _hash(exception, [f if f == OTHER_FRAMES else f[:-1] for f in kept])
         return _Layout(exception, kept, moved, signature, tuple(codes))
 

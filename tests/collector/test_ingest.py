@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from pigeon._crash import crash_signature
 from pigeon._wire import uuid7
 from tests.collector._running import WRITE_KEY, RunningCollector, basic
 
@@ -587,9 +588,38 @@ def test_invalid_frames_are_refused_naming_the_field_and_reason(
     assert_alive(collector)
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"signature": "0123456789abcdef"},
+        {"exception": "argilla_server.errors.Other"},
+        {"frames": ["<other>", "argilla_server.api:list_records:140"]},
+    ],
+)
+def test_a_crash_whose_signature_is_not_its_exceptions_and_frames_is_refused(
+    collector: RunningCollector, change: dict[str, object]
+) -> None:
+    # Crashes are counted by signature: a client hashing something else would
+    # split one crash in two (or merge two) in every view and alert.
+    refused = track("CrashReported", properties={**CRASH, **change})
+    reply = collector.post("/v1/batch", {"batch": [refused]}, basic(WRITE_KEY))
+    body = assert_error(reply, 400, "invalid_events", "batch[0].properties.signature")
+    assert "not the signature of this exception and frames" in json.dumps(body)
+    assert stored(collector, refused["messageId"]) is None
+    # Lines are not hashed; an event without one of the three cannot be checked.
+    shifted = ["<other>", "argilla_server.api:list_records:7", "argilla_server.store:sort:9"]
+    kept = track("CrashReported", properties={**CRASH, "frames": shifted})
+    partial = {k: v for k, v in CRASH.items() if k != "frames"}
+    alone = track("CrashReported", properties={**partial, "signature": "0123456789abcdef"})
+    reply = collector.post("/v1/batch", {"batch": [kept, alone]}, basic(WRITE_KEY))
+    assert reply.json == {"success": True, "accepted": 2, "rejected": []}
+    assert stored(collector, kept["messageId"]) is not None
+
+
 def test_crash_frames_are_stored_as_a_json_array_and_forgotten(collector: RunningCollector) -> None:
     messages = [track("CrashReported", properties=CRASH, anonymousId="crash-install")]
-    messages.append(track("CrashReported", properties={**CRASH, "frames": []}))
+    no_frames = {"frames": [], "signature": crash_signature(str(CRASH["exception"]), ())}
+    messages.append(track("CrashReported", properties={**CRASH, **no_frames}))
     reply = collector.post("/v1/batch", {"batch": messages}, basic(WRITE_KEY))
     assert reply.json == {"success": True, "accepted": 2, "rejected": []}
     row = stored(collector, messages[0]["messageId"])

@@ -10,7 +10,7 @@ from types import ModuleType
 import pytest
 
 import pigeon
-from pigeon._crash import CrashDescriber, crash_signature, exception_name
+from pigeon._crash import CrashDescriber, crash_signature, exception_name, signature_problem
 from pigeon.catalog import Catalog
 from pigeon.testing import MemoryTransport, capture_events
 from tests.sdk._apps import AppLoader, app_loader
@@ -206,6 +206,53 @@ def test_the_signature_survives_shifted_lines_and_changes_with_a_function(
         },
     )
     assert describe(raised(other_class["api"].handle, "{}")).signature != before.signature
+
+
+def test_a_class_name_too_long_for_the_catalog_is_cut_before_it_is_hashed(
+    tmp_path: Path, app_loader: AppLoader
+) -> None:
+    # The catalog cuts strings to max_length: the signature must be the one of
+    # what is sent, or nobody (the collector first) could recompute it.
+    package = "crashapp_" + "deeply_nested_" * 10
+    app = load_app(app_loader, package)
+    longest = ARGILLA.events["CrashReported"].properties["exception"].max_length
+    cls = type("Failure" * 3, (Exception,), {"__module__": f"{package}.errors"})
+    assert len(exception_name(cls)) > longest
+    telemetry = client(tmp_path, app_package=package)
+    with capture_events() as events:
+        try:
+            app["api"].handle("{}")
+        except KeyError as exc:
+            telemetry.report_exception(cls().with_traceback(exc.__traceback__))
+    (properties,) = events.properties("CrashReported")
+    assert properties["exception"] == exception_name(cls)[:longest]
+    frames = tuple(properties["frames"])
+    assert properties["signature"] == crash_signature(properties["exception"], frames)
+    assert signature_problem({**properties, "frames": frames}) is None
+    telemetry.shutdown()
+
+
+def test_a_signature_that_is_not_its_exceptions_and_frames_is_a_problem() -> None:
+    frames = ("<other>", "argilla_server.api:list_records:140")
+    signature = crash_signature("KeyError", frames)
+    good: dict[str, object] = {"exception": "KeyError", "frames": frames, "signature": signature}
+    assert signature_problem(good) is None
+    for wrong in (
+        {**good, "exception": "ValueError"},
+        {**good, "frames": (*frames, "argilla_server.store:sort:52")},
+        {**good, "signature": "0" * 16},
+        {**good, "signature": signature.upper()},
+    ):
+        reason = signature_problem(wrong)
+        assert reason is not None
+        assert "KeyError" not in reason  # never quotes a value
+        assert "argilla_server" not in reason
+    # Lines are not part of it; an event without all three cannot be checked.
+    assert (
+        signature_problem({**good, "frames": ("<other>", "argilla_server.api:list_records:9")})
+        is None
+    )
+    assert signature_problem({"exception": "KeyError", "signature": "0" * 16}) is None
 
 
 # -- Client.report_exception -----------------------------------------------------------

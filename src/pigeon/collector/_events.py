@@ -3,6 +3,9 @@
 Every message is judged on its own; a refused one is reported by index with
 the field and the reason, and never echoes the client's values back.
 
+A ``CrashReported`` must carry the signature of its exception and frames
+(:func:`pigeon._crash.signature_problem`), the key every crash view counts by.
+
 Timestamps: Segment's rule corrects client clock skew,
 ``timestamp + (received_at - sent_at)``, when the batch carries ``sentAt``.
 A corrected timestamp before 2015-01-01 UTC or more than one day after the
@@ -18,6 +21,7 @@ from typing import Final
 
 import msgspec
 
+from pigeon._crash import CRASH_EVENT, signature_problem
 from pigeon._wire import uuid7
 from pigeon.catalog import Catalog
 from pigeon.collector._config import MAX_EVENT_BYTES, MAX_ID_LENGTH
@@ -140,6 +144,13 @@ class _Judge:
             reason = "; ".join([first.reason, *(f"{p.path}: {p.reason}" for p in others)])
             self.sorting.rejected.append(Rejection(index, first.path, reason))
             return
+        if event == CRASH_EVENT:
+            # Crashes are counted by signature: one that is not the hash of the
+            # class and frames sent would split or merge crashes in every view.
+            mismatch = signature_problem(result.properties)
+            if mismatch is not None:
+                self.sorting.rejected.append(Rejection(index, "properties.signature", mismatch))
+                return
         self.sorting.events.append(
             StoredEvent(
                 message_id or uuid7(),
