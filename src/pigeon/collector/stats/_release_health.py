@@ -71,7 +71,11 @@ CHANGES: Final = 20
 RATE_DIGITS: Final = 4
 
 _SPARE: Final = 5
-"""Candidates counted beyond those a list still needs: most reach k, a few do not."""
+"""Candidates counted beyond those a list still needs: most reach k, a few do not.
+
+At least 1: once a list is full, :func:`_first` still counts candidates tied
+with its last entry, and a batch of none would never end the walk.
+"""
 
 
 class _Seen(NamedTuple):
