@@ -434,13 +434,13 @@ def _crash_describer(client: Client) -> CrashDescriber | None:
     max_exception = exception.max_length if exception and exception.type == "string" else None
     frames = spec.properties.get("frames")
     if frames is None or frames.type != "frames":  # no frames sent: any bounds do
-        return CrashDescriber(
-            client.app_package, max_frames=1, max_length=1, max_exception=max_exception
-        )
+        max_frames = max_length = 1
+    else:
+        max_frames, max_length = frames.max_frames, frames.max_length
     return CrashDescriber(
         client.app_package,
-        max_frames=frames.max_frames,
-        max_length=frames.max_length,
+        max_frames=max_frames,
+        max_length=max_length,
         max_exception=max_exception,
     )
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
 
-from pigeon.collector.storage._base import MS_PER_DAY, StoredEvent
+from pigeon.collector.storage._base import MS_PER_DAY, StoredEvent, week_of
 from pigeon.collector.storage._dimensions import AMOUNTS, amount_of, dimensions, signature
 from pigeon.collector.storage._installs import install_key
 
@@ -27,11 +27,14 @@ __all__ = [
     "InstallCache",
     "InstallRow",
     "RollupDelta",
+    "WeeklyKey",
     "rollup_delta",
 ]
 
 DailyKey = tuple[str, str, int, str]
 """``(app, dimension, day, value)``."""
+WeeklyKey = tuple[str, str, int, str]
+"""``(app, dimension, week, value)``."""
 InstallRow = tuple[str, str, int, str, int]
 """``(app, dimension, day, value, install)``."""
 
@@ -88,12 +91,15 @@ class InstallCache:
 class RollupDelta:
     """What one transaction adds to the rollup tables."""
 
-    __slots__ = ("apps", "daily", "install_hashes", "installs")
+    __slots__ = ("apps", "daily", "install_hashes", "installs", "weekly")
 
     def __init__(self) -> None:
         """Start empty."""
         self.apps: set[str] = set()
         self.daily: dict[DailyKey, list[int]] = {}
+        """``[events, amount]`` per day and value."""
+        self.weekly: dict[WeeklyKey, list[int]] = {}
+        """The same sums per week and value (``rollup_weekly``)."""
         self.installs: list[InstallRow] = []
         self.install_hashes: list[int] = []
 
@@ -184,20 +190,25 @@ def rollup_delta(
             group.amounts[entry.amount_at] += amount_of(event)
         group.installs.add(install_key(event.anonymous_id))
     delta = RollupDelta()
-    daily = delta.daily
+    daily, weekly = delta.daily, delta.weekly
     members: dict[DailyKey, set[int]] = {}
     for (app, day, _), group in groups.items():
         delta.apps.add(app)
+        week = week_of(day)
         for position, (dimension, value) in enumerate(group.buckets):
+            amount = group.amounts[position]
             daily_key = (app, dimension, day, value)
             totals = daily.get(daily_key)
             if totals is None:
-                daily[daily_key] = [group.count, group.amounts[position]]
+                daily[daily_key] = [group.count, amount]
                 members[daily_key] = set(group.installs)
             else:
                 totals[0] += group.count
-                totals[1] += group.amounts[position]
+                totals[1] += amount
                 members[daily_key] |= group.installs
+            week_totals = weekly.setdefault((app, dimension, week, value), [0, 0])
+            week_totals[0] += group.count
+            week_totals[1] += amount
     rows, hashes = delta.installs, delta.install_hashes
     for daily_key, installs in members.items():
         key_hash = hash(daily_key)  # once per key: a row is known by (key hash, install)

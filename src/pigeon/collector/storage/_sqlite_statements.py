@@ -16,9 +16,9 @@ import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from typing import Final, cast
 
-from pigeon.collector.storage._base import MS_PER_DAY, StoredEvent, week_of
+from pigeon.collector.storage._base import MS_PER_DAY, StoredEvent
 from pigeon.collector.storage._raw import raw_values
-from pigeon.collector.storage._sqlite_rollups import DailyKey, InstallRow
+from pigeon.collector.storage._sqlite_rollups import DailyKey, InstallRow, WeeklyKey
 from pigeon.collector.storage._sqlite_schema import EVENT_COLUMNS
 
 __all__ = [
@@ -28,7 +28,7 @@ __all__ = [
     "row_of",
     "upsert_bitmaps",
     "upsert_daily",
-    "upsert_sums",
+    "upsert_weekly",
 ]
 
 EVENTS_CHUNK: Final = 1024  # a power of two; 16 columns: 16384 parameters per statement
@@ -156,18 +156,8 @@ def upsert_daily(
     _in_chunks(conn, _upsert_daily_sql, rows, DAILY_CHUNK)
 
 
-def upsert_sums(
-    conn: sqlite3.Connection,
-    daily: Mapping[DailyKey, Sequence[int]],
-    new_installs: Mapping[DailyKey, int],
-) -> None:
-    """:func:`upsert_daily`, and the same sums added to their weeks in ``rollup_weekly``."""
-    upsert_daily(conn, daily, new_installs)
-    weekly: dict[tuple[str, str, int, str], list[int]] = {}
-    for (app, dimension, day, value), (events, amount) in daily.items():
-        totals = weekly.setdefault((app, dimension, week_of(day), value), [0, 0])
-        totals[0] += events
-        totals[1] += amount
+def upsert_weekly(conn: sqlite3.Connection, weekly: Mapping[WeeklyKey, Sequence[int]]) -> None:
+    """Add ``(events, amount)`` per ``(app, dimension, week, value)`` to ``rollup_weekly``."""
     rows = [(*key, n, amount) for key, (n, amount) in weekly.items()]
     _in_chunks(conn, _upsert_weekly_sql, rows, DAILY_CHUNK)
 

@@ -41,7 +41,8 @@ from pigeon.collector.storage._sqlite_statements import (
     insert_events,
     insert_installs,
     row_of,
-    upsert_sums,
+    upsert_daily,
+    upsert_weekly,
 )
 
 __all__ = ["Writer"]
@@ -280,7 +281,8 @@ class Writer:
                     delta = rollup_delta((fresh[i] for i in stored), self._cache, self._buckets)
                 record_apps(conn, delta.apps, self._cache)
                 new = record_new_installs(conn, insert_installs(conn, delta.installs), self._cache)
-                upsert_sums(conn, delta.daily, new)
+                upsert_daily(conn, delta.daily, new)
+                upsert_weekly(conn, delta.weekly)
                 conn.execute("COMMIT")
         except Exception as exc:  # every waiting request must get an answer
             _rollback(conn)
